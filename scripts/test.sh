@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: static checks, the build, then every test under Node's built-in runner.
+# Run it as `npm test` (which puts the pinned Node 24 first on PATH).
+# Tests that need a real component (otelcol, prometheus, loki, tempo, helm, docker-compose) find it in
+# $HOME/.cache/node-observability-stack/bin (scripts/install-tools.sh builds them) and fail when it is
+# missing under CI=true.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+echo "test: node $(node --version)"
+npm run --silent lint
+npm run --silent build
+# Files run in parallel (2 at a time: the suites start real processes); tests within a file in order.
+node --test --test-concurrency=2 --test-reporter=spec "${@:-test/**/*.test.ts}"
