@@ -1,0 +1,101 @@
+// The services' logger: pino, JSON, with one transport worker thread and two targets:
+//   1. stdout (fd 1): one JSON line per record, for `docker logs` / kubectl logs / local terminals;
+//   2. pino-opentelemetry-transport: the same records as OTLP log records (gRPC by default, to the
+//      same OTEL_EXPORTER_OTLP_ENDPOINT as traces and metrics).
+// instrumentation-pino (started by the preload) adds trace_id, span_id and trace_flags to every
+// record written inside a span; the transport turns them back into the OTLP record's trace and span
+// ids, so Loki and Tempo link both ways. Each record is exported once: by the transport (the
+// instrumentation's own log sending is disabled in sdk.ts).
+//
+// The transport worker builds its own OpenTelemetry resource; it gets the SDK's settled resource
+// attributes so logs carry exactly the same service.name, service.instance.id, ... as spans and
+// metrics. Call `close()` at shutdown: it ends the worker, which flushes its batch processor.
+
+import { once } from 'node:events';
+import { pino, type Logger, type TransportTargetOptions } from 'pino';
+import type { Env, LogLevel } from './config.ts';
+import { getTelemetryState } from './state.ts';
+
+export type { Logger } from 'pino';
+
+export interface AppLogger {
+  logger: Logger;
+  /** Flushes stdout and the OTLP export, then stops the transport worker. Idempotent. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * The standard OTEL_BLRP_* settings. The SDK applies them only to processors it builds itself, and
+ * the transport builds its own, so they are passed explicitly (unset or invalid: SDK defaults).
+ */
+export function batchLogProcessorConfig(env: Env): Record<string, number> {
+  const names = {
+    maxQueueSize: 'OTEL_BLRP_MAX_QUEUE_SIZE',
+    scheduledDelayMillis: 'OTEL_BLRP_SCHEDULE_DELAY',
+    exportTimeoutMillis: 'OTEL_BLRP_EXPORT_TIMEOUT',
+    maxExportBatchSize: 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE',
+  };
+  const config: Record<string, number> = {};
+  for (const [option, name] of Object.entries(names)) {
+    const value = Number(env[name]);
+    if (env[name]?.trim() && Number.isFinite(value) && value > 0) config[option] = value;
+  }
+  return config;
+}
+
+export function createLogger(options: { level: LogLevel }): AppLogger {
+  const state = getTelemetryState();
+  // "silent" is not a valid transport target level; nothing reaches the targets anyway.
+  const targetLevel = options.level === 'silent' ? 'fatal' : options.level;
+  const targets: TransportTargetOptions[] = [
+    { target: 'pino/file', level: targetLevel, options: { destination: 1 } },
+  ];
+  if (state?.logsEnabled) {
+    // Drop the SDK's telemetry.sdk.* identity: the worker runs a different (its own) logs SDK.
+    const resourceAttributes = Object.fromEntries(
+      Object.entries(state.resourceAttributes).filter(([key]) => !key.startsWith('telemetry.sdk.')),
+    );
+    targets.push({
+      // Resolved here so the worker finds it whatever its working directory.
+      target: import.meta.resolve('pino-opentelemetry-transport'),
+      level: targetLevel,
+      options: {
+        loggerName: state.service.name,
+        serviceVersion: state.service.version,
+        resourceAttributes,
+        // Exporter and protocol come from the OTEL_EXPORTER_OTLP_* variables (read by the worker).
+        logRecordProcessorOptions: {
+          recordProcessorType: 'batch',
+          processorConfig: batchLogProcessorConfig(process.env),
+        },
+      },
+    });
+  }
+  const transport = pino.transport({ targets });
+  // A failing transport must not crash the service (an 'error' without listener would throw).
+  transport.on('error', (error: Error) => {
+    const report =
+      state?.reportProblem ?? ((_l: string, m: string) => process.stderr.write(`${m}\n`));
+    report('error', `log transport failed: ${error.message}`);
+  });
+  const logger = pino({ level: options.level }, transport);
+
+  let closing: Promise<void> | undefined;
+  const close = (timeoutMs = 5000): Promise<void> =>
+    (closing ??= (async () => {
+      const closed = once(transport, 'close');
+      transport.end();
+      // Nothing may write to the ended transport (it would fail): later records are dropped.
+      logger.level = 'silent';
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          state?.reportProblem('warn', `log transport did not close within ${timeoutMs} ms`);
+          resolve();
+        }, timeoutMs);
+      });
+      await Promise.race([closed.then(() => undefined), timeout]);
+      clearTimeout(timer);
+    })());
+  return { logger, close };
+}

@@ -1,0 +1,44 @@
+// The project's defaults for standard OpenTelemetry environment variables. They are applied to the
+// process environment only when the variable is unset, before the SDK starts, so the SDK (and the log
+// transport's worker thread, which gets a copy of the environment) read them like any user setting,
+// and every OTEL_* variable the user sets keeps its standard meaning.
+
+import type { Env } from './config.ts';
+
+export const OTEL_ENV_DEFAULTS: Readonly<Record<string, string>> = {
+  // The suite's collector contract is OTLP over gRPC (default endpoint http://localhost:4317, the
+  // exporters' own default). The SDK's default protocol is http/protobuf, so gRPC is set here; a user
+  // who sets OTEL_EXPORTER_OTLP_PROTOCOL or a per-signal *_PROTOCOL keeps full control.
+  OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+  // 10 s instead of the specification's 60 s: every export becomes one Prometheus sample (OTLP push,
+  // no scrape), and dashboards using rate() over 1 minute windows need several samples per window.
+  // Cost: one small gRPC call per service every 10 s.
+  OTEL_METRIC_EXPORT_INTERVAL: '10000',
+  // Keeps the export timeout below the interval (the SDK would otherwise clamp its 30 s default and
+  // say so in its diagnostics).
+  OTEL_METRIC_EXPORT_TIMEOUT: '5000',
+};
+
+/** The defaults `env` lacks (empty counts as unset, as in the SDK). Pure. */
+export function missingOtelDefaults(env: Env): Record<string, string> {
+  const missing: Record<string, string> = {};
+  for (const [name, value] of Object.entries(OTEL_ENV_DEFAULTS)) {
+    if (env[name] === undefined || env[name]?.trim() === '') missing[name] = value;
+  }
+  // A user-chosen interval shorter than our timeout default: let the SDK clamp its own default instead.
+  if ('OTEL_METRIC_EXPORT_TIMEOUT' in missing && !('OTEL_METRIC_EXPORT_INTERVAL' in missing)) {
+    delete missing.OTEL_METRIC_EXPORT_TIMEOUT;
+  }
+  return missing;
+}
+
+/** True when the SDK is switched off by the standard variable. */
+export function sdkDisabled(env: Env): boolean {
+  return env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
+}
+
+/** True unless OTEL_LOGS_EXPORTER lists "none" (then no OTLP log transport is started). */
+export function logsExportEnabled(env: Env): boolean {
+  const list = (env.OTEL_LOGS_EXPORTER ?? '').split(',').map((s) => s.trim().toLowerCase());
+  return !list.includes('none');
+}

@@ -1,0 +1,19 @@
+// Preload entry: `node --import @nos/telemetry/register dist/server.js`.
+//
+// Runs before the application's first import, which is what lets the instrumentations patch express,
+// pino and http. Main thread only: worker threads inherit the process's execArgv, so pino's transport
+// worker also runs this file; starting a second SDK there would duplicate runtime metrics and export
+// from a thread that serves no requests. The SDK module is imported lazily so the worker loads nothing.
+
+import { isMainThread } from 'node:worker_threads';
+
+if (isMainThread) {
+  try {
+    const { startTelemetry } = await import('./sdk.ts');
+    await startTelemetry();
+  } catch (error) {
+    // Telemetry must never stop the service from serving: start uninstrumented and say so.
+    const msg = `OpenTelemetry could not start, continuing without telemetry: ${String(error)}`;
+    process.stderr.write(`${JSON.stringify({ level: 50, time: Date.now(), msg })}\n`);
+  }
+}

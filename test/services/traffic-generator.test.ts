@@ -1,0 +1,121 @@
+// The traffic generator against the real services: the incident scenario switches faults on and
+// off, the output has periodic progress lines (stdout is not a terminal here) and a summary; a clear
+// error when the gateway is down.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import {
+  freePort,
+  repoRoot,
+  startService,
+  type ServiceProcess,
+} from '../support/service-process.ts';
+
+let userService: ServiceProcess;
+let gateway: ServiceProcess;
+
+before(async () => {
+  // Telemetry is not what is tested here.
+  const env = { OTEL_SDK_DISABLED: 'true' };
+  userService = await startService('user-service', env);
+  gateway = await startService('api-gateway', { ...env, USER_SERVICE_URL: userService.url });
+});
+
+after(async () => {
+  await Promise.all([gateway?.stop(), userService?.stop()]);
+});
+
+async function traffic(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(
+    process.execPath,
+    [join(repoRoot, 'services/traffic-generator/src/cli.ts'), ...args],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = await once(child, 'exit');
+  return { code: code as number, stdout, stderr };
+}
+
+test('incident scenario: faults on for the middle third, then reset; progress and summary', async () => {
+  const faultsSeen: string[] = [];
+  const poll = setInterval(() => {
+    fetch(`${userService.url}/admin/faults`)
+      .then((r) => r.text())
+      .then(
+        (body) => faultsSeen.push(body),
+        () => {},
+      );
+  }, 100);
+  const run = await traffic(
+    [
+      '--rate',
+      '60',
+      '--duration',
+      '3',
+      '--scenario',
+      'incident',
+      '--error-rate',
+      '1',
+      '--latency-ms',
+      '0',
+    ],
+    {
+      GATEWAY_URL: gateway.url,
+      USER_SERVICE_URL: userService.url,
+    },
+  );
+  clearInterval(poll);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /traffic: incident scenario, 60\/s for 3s/);
+  assert.match(run.stdout, /user-service faults on: \{"errorRate":1,"latencyMs":0\}/);
+  assert.match(run.stdout, /user-service faults off/);
+  assert.match(
+    run.stdout,
+    /t=0s {2}\[baseline\]/,
+    'a progress line (not a terminal: one every 5 s, the first at once)',
+  );
+  const summary = /requests {3}(\d+) in/.exec(run.stdout);
+  assert.ok(
+    summary && Number(summary[1]) >= 150 && Number(summary[1]) <= 185,
+    `about 180 requests: ${summary?.[1]}`,
+  );
+  const statuses = /statuses {3}(.*)/.exec(run.stdout)?.[1] ?? '';
+  for (const status of ['200', '400', '404', '502'])
+    assert.match(statuses, new RegExp(`\\b${status}:\\d+`), statuses);
+  assert.match(run.stdout, /latency {4}p50 [\d.]+ms {2}p95 [\d.]+ms/);
+  assert.ok(
+    faultsSeen.some((f) => f.includes('"errorRate":1')),
+    'faults were on at some point',
+  );
+  assert.deepEqual(await (await fetch(`${userService.url}/admin/faults`)).json(), {
+    errorRate: 0,
+    latencyMs: 0,
+  });
+});
+
+test('a clear error and exit code 1 when the gateway is down', async () => {
+  const port = await freePort();
+  const run = await traffic(['--duration', '1', '--gateway-url', `http://127.0.0.1:${port}`]);
+  assert.equal(run.code, 1);
+  assert.match(
+    run.stderr,
+    new RegExp(`cannot reach the api-gateway at http://127.0.0.1:${port} \\(ECONNREFUSED\\)`),
+  );
+  assert.match(run.stderr, /npm run start:api-gateway/);
+});
+
+test('invalid options: usage and exit code 1', async () => {
+  const run = await traffic(['--rate', 'lots']);
+  assert.equal(run.code, 1);
+  assert.match(run.stderr, /--rate must be a number/);
+  assert.match(run.stderr, /Usage: npm run traffic/);
+});

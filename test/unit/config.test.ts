@@ -1,0 +1,182 @@
+// Configuration validation: the shared readers and each service's configuration.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { loadConfig as loadGatewayConfig } from '../../services/api-gateway/src/config.ts';
+import {
+  ConfigError,
+  httpUrl,
+  int,
+  logLevel,
+  oneOf,
+  parseStrictInt,
+  port,
+  readConfig,
+} from '../../services/telemetry/src/config.ts';
+import { loadConfig as loadUserServiceConfig } from '../../services/user-service/src/config.ts';
+
+describe('parseStrictInt', () => {
+  for (const [raw, expected] of [
+    ['1', 1],
+    ['123', 123],
+    ['0', 0],
+    ['-5', -5],
+    ['2147483647', 2147483647],
+  ] as const) {
+    test(`accepts ${raw}`, () => assert.equal(parseStrictInt(raw, -10, 2147483647), expected));
+  }
+  for (const raw of [
+    '',
+    ' 1',
+    '1 ',
+    '+1',
+    '01',
+    '1.0',
+    '1e3',
+    '0x10',
+    'abc',
+    '12abc',
+    '-0',
+    'Infinity',
+    '99999999999999999',
+  ]) {
+    test(`rejects ${JSON.stringify(raw)}`, () =>
+      assert.equal(parseStrictInt(raw, -10, Number.MAX_SAFE_INTEGER), undefined));
+  }
+  test('enforces the range', () => {
+    assert.equal(parseStrictInt('11', 1, 10), undefined);
+    assert.equal(parseStrictInt('0', 1, 10), undefined);
+    assert.equal(parseStrictInt('10', 1, 10), 10);
+  });
+});
+
+describe('readers', () => {
+  test('int: default when unset or blank, value when valid, error naming the range otherwise', () => {
+    const read = int({ default: 5, min: 1, max: 10 });
+    assert.equal(read(undefined), 5);
+    assert.equal(read('  '), 5);
+    assert.equal(read(' 7 '), 7);
+    assert.throws(() => read('11'), /between 1 and 10 \(got "11"\)/);
+    assert.throws(() => read('seven'), /got "seven"/);
+  });
+
+  test('port', () => {
+    assert.equal(port(8080)(undefined), 8080);
+    assert.equal(port(8080)('65535'), 65535);
+    assert.throws(() => port(8080)('0'), /TCP port between 1 and 65535/);
+    assert.throws(() => port(8080)('70000'), /TCP port/);
+  });
+
+  test('oneOf and logLevel are case-insensitive', () => {
+    assert.equal(oneOf(['a', 'b'], 'a')('B'), 'b');
+    assert.equal(logLevel(undefined), 'info');
+    assert.equal(logLevel('DEBUG'), 'debug');
+    assert.throws(
+      () => logLevel('verbose'),
+      /must be one of fatal, error, warn, info, debug, trace, silent/,
+    );
+  });
+
+  test('httpUrl normalises and rejects what cannot be a base URL', () => {
+    const read = httpUrl('http://localhost:8081');
+    assert.equal(read(undefined), 'http://localhost:8081');
+    assert.equal(read('https://users.internal:9000/'), 'https://users.internal:9000');
+    assert.equal(read('http://user-service:8081/base/'), 'http://user-service:8081/base');
+    assert.throws(() => read('user-service:8081'), /http or https/);
+    assert.throws(() => read('not a url'), /absolute http\(s\) URL/);
+    assert.throws(() => read('ftp://x'), /http or https/);
+    assert.throws(() => read('http://u:p@x'), /credentials/);
+    assert.throws(() => read('http://x/?a=1'), /query/);
+  });
+
+  test('long bad values are shortened in the message', () => {
+    assert.throws(
+      () => int({ default: 1, min: 1, max: 2 })('x'.repeat(500)),
+      (error: Error) => error.message.length < 200,
+    );
+  });
+});
+
+describe('readConfig', () => {
+  test('reports every invalid variable, by name, in one error', () => {
+    try {
+      readConfig(
+        { A: 'x', B: '2', C: 'nope' },
+        {
+          A: int({ default: 1, min: 1, max: 9 }),
+          B: int({ default: 1, min: 1, max: 9 }),
+          C: logLevel,
+        },
+      );
+      assert.fail('expected a ConfigError');
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.problems.length, 2);
+      assert.match(
+        error.message,
+        /^invalid configuration: A must be an integer between 1 and 9 \(got "x"\); C must be one of/,
+      );
+    }
+  });
+});
+
+describe('api-gateway configuration', () => {
+  test('defaults (the suite contract)', () => {
+    assert.deepEqual(loadGatewayConfig({}), {
+      port: 8080,
+      logLevel: 'info',
+      userServiceUrl: 'http://localhost:8081',
+      userServiceTimeoutMs: 2000,
+      shutdownTimeoutMs: 10_000,
+      shutdownDelayMs: 0,
+    });
+  });
+
+  test('from the environment', () => {
+    const config = loadGatewayConfig({
+      PORT: '9000',
+      LOG_LEVEL: 'warn',
+      USER_SERVICE_URL: 'http://user-service:8081/',
+      USER_SERVICE_TIMEOUT_MS: '500',
+      SHUTDOWN_TIMEOUT_MS: '0',
+      SHUTDOWN_DELAY_MS: '5000',
+    });
+    assert.equal(config.port, 9000);
+    assert.equal(config.userServiceUrl, 'http://user-service:8081');
+    assert.equal(config.userServiceTimeoutMs, 500);
+    assert.equal(config.shutdownTimeoutMs, 0);
+    assert.equal(config.shutdownDelayMs, 5000);
+  });
+
+  test('invalid values name their variable', () => {
+    assert.throws(() => loadGatewayConfig({ PORT: 'http' }), /PORT must be a TCP port/);
+    assert.throws(
+      () => loadGatewayConfig({ USER_SERVICE_TIMEOUT_MS: '0' }),
+      /USER_SERVICE_TIMEOUT_MS must be an integer between 1 and 60000/,
+    );
+    assert.throws(
+      () => loadGatewayConfig({ USER_SERVICE_URL: 'localhost:8081' }),
+      /USER_SERVICE_URL/,
+    );
+  });
+});
+
+describe('user-service configuration', () => {
+  test('defaults (the suite contract)', () => {
+    assert.deepEqual(loadUserServiceConfig({}), {
+      port: 8081,
+      logLevel: 'info',
+      shutdownTimeoutMs: 10_000,
+      shutdownDelayMs: 0,
+      dbLatencyMs: 5,
+    });
+  });
+
+  test('invalid values name their variable', () => {
+    assert.throws(
+      () => loadUserServiceConfig({ DB_LATENCY_MS: '-1' }),
+      /DB_LATENCY_MS must be an integer between 0 and 10000/,
+    );
+    assert.throws(() => loadUserServiceConfig({ SHUTDOWN_DELAY_MS: '1m' }), /SHUTDOWN_DELAY_MS/);
+  });
+});

@@ -1,0 +1,187 @@
+// The shared telemetry package's pure parts: OTEL_* defaults, resource detection and precedence,
+// rate-limited problem reporting, log batch settings, problem documents.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  RateLimitedReporter,
+  errorMessage,
+  type ReportLine,
+} from '../../services/telemetry/src/error-reporter.ts';
+import { errorStatus, problemBody, requestPath } from '../../services/telemetry/src/http.ts';
+import { batchLogProcessorConfig } from '../../services/telemetry/src/logger.ts';
+import {
+  OTEL_ENV_DEFAULTS,
+  logsExportEnabled,
+  missingOtelDefaults,
+  sdkDisabled,
+} from '../../services/telemetry/src/otel-env.ts';
+import {
+  buildResource,
+  DETECTOR_NAMES,
+  selectDetectors,
+} from '../../services/telemetry/src/resource.ts';
+import {
+  findServiceInfo,
+  serviceNameFromPackageName,
+} from '../../services/telemetry/src/service-info.ts';
+import { repoRoot } from '../support/service-process.ts';
+
+describe('OTEL_* defaults', () => {
+  test('applied only where the user set nothing', () => {
+    assert.deepEqual(missingOtelDefaults({}), OTEL_ENV_DEFAULTS);
+    assert.equal(OTEL_ENV_DEFAULTS.OTEL_EXPORTER_OTLP_PROTOCOL, 'grpc');
+    const user = missingOtelDefaults({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_METRIC_EXPORT_INTERVAL: '500',
+    });
+    assert.equal(user.OTEL_EXPORTER_OTLP_PROTOCOL, undefined);
+    assert.equal(user.OTEL_METRIC_EXPORT_INTERVAL, undefined);
+    // With a user interval, the timeout default is left to the SDK (it clamps it to the interval).
+    assert.equal(user.OTEL_METRIC_EXPORT_TIMEOUT, undefined);
+    assert.equal(
+      missingOtelDefaults({ OTEL_EXPORTER_OTLP_PROTOCOL: ' ' }).OTEL_EXPORTER_OTLP_PROTOCOL,
+      'grpc',
+    );
+  });
+
+  test('OTEL_SDK_DISABLED and OTEL_LOGS_EXPORTER', () => {
+    assert.equal(sdkDisabled({ OTEL_SDK_DISABLED: 'TRUE' }), true);
+    assert.equal(sdkDisabled({ OTEL_SDK_DISABLED: 'false' }), false);
+    assert.equal(sdkDisabled({}), false);
+    assert.equal(logsExportEnabled({}), true);
+    assert.equal(logsExportEnabled({ OTEL_LOGS_EXPORTER: 'otlp' }), true);
+    assert.equal(logsExportEnabled({ OTEL_LOGS_EXPORTER: 'console, none' }), false);
+  });
+
+  test('OTEL_BLRP_* reach the log transport', () => {
+    assert.deepEqual(batchLogProcessorConfig({}), {});
+    assert.deepEqual(
+      batchLogProcessorConfig({
+        OTEL_BLRP_SCHEDULE_DELAY: '200',
+        OTEL_BLRP_MAX_QUEUE_SIZE: '4096',
+        OTEL_BLRP_EXPORT_TIMEOUT: 'soon',
+        OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: '-1',
+      }),
+      { scheduledDelayMillis: 200, maxQueueSize: 4096 },
+    );
+  });
+});
+
+describe('resource', () => {
+  test('OTEL_NODE_RESOURCE_DETECTORS selects detectors; env detectors stay last', () => {
+    assert.deepEqual(selectDetectors(undefined).names, DETECTOR_NAMES);
+    assert.deepEqual(selectDetectors('all').names, DETECTOR_NAMES);
+    assert.deepEqual(selectDetectors('none').names, []);
+    const some = selectDetectors('env, host,bogus');
+    assert.deepEqual(some.names, ['host', 'env']);
+    assert.deepEqual(some.unknown, ['bogus']);
+    assert.equal(DETECTOR_NAMES.at(-1), 'env');
+    assert.ok(DETECTOR_NAMES.includes('container'));
+  });
+
+  test('precedence: project defaults < detectors < OTEL_RESOURCE_ATTRIBUTES < OTEL_SERVICE_NAME', async () => {
+    const saved = { ...process.env };
+    try {
+      process.env.OTEL_RESOURCE_ATTRIBUTES =
+        'deployment.environment.name=staging,service.instance.id=pod-1,service.name=from-attributes';
+      delete process.env.OTEL_SERVICE_NAME;
+      const { detectors } = selectDetectors(undefined);
+      let resource = await buildResource({ name: 'api-gateway', version: '1.2.3' }, detectors);
+      assert.equal(resource.attributes['service.name'], 'from-attributes');
+      assert.equal(resource.attributes['service.version'], '1.2.3');
+      assert.equal(resource.attributes['service.namespace'], 'node-observability-stack');
+      assert.equal(resource.attributes['deployment.environment.name'], 'staging');
+      assert.equal(resource.attributes['service.instance.id'], 'pod-1');
+      assert.equal(resource.attributes['telemetry.sdk.language'], 'nodejs');
+      assert.equal(resource.attributes['process.pid'], process.pid);
+      const containerId = resource.attributes['container.id'];
+      assert.ok(
+        containerId === undefined || (typeof containerId === 'string' && containerId !== ''),
+        'never an empty container.id',
+      );
+
+      process.env.OTEL_SERVICE_NAME = 'from-service-name';
+      delete process.env.OTEL_RESOURCE_ATTRIBUTES;
+      resource = await buildResource({ name: 'api-gateway', version: '1.2.3' }, detectors);
+      assert.equal(resource.attributes['service.name'], 'from-service-name');
+      assert.equal(resource.attributes['deployment.environment.name'], 'local');
+      assert.match(String(resource.attributes['service.instance.id']), /^[0-9a-f-]{36}$/);
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  test('service name and version come from the nearest package.json', () => {
+    assert.equal(serviceNameFromPackageName('@nos/api-gateway'), 'api-gateway');
+    assert.equal(serviceNameFromPackageName('plain'), 'plain');
+    assert.deepEqual(findServiceInfo(`${repoRoot}/services/user-service/src`), {
+      name: 'user-service',
+      version: '0.1.0',
+    });
+  });
+});
+
+describe('rate-limited reporter', () => {
+  test('first occurrence at once, repeats counted and summarised after the window', () => {
+    let now = 0;
+    const lines: ReportLine[] = [];
+    const reporter = new RateLimitedReporter({
+      windowMs: 60_000,
+      now: () => now,
+      write: (l) => lines.push(l),
+    });
+    reporter.report('error', 'export failed: connect ECONNREFUSED 127.0.0.1:4317 (attempt 1)');
+    for (let i = 2; i <= 100; i++) {
+      now += 500;
+      reporter.report('error', `export failed: connect ECONNREFUSED 127.0.0.1:4317 (attempt ${i})`);
+    }
+    assert.equal(lines.length, 1, 'variable numbers do not defeat the grouping');
+    now = 61_000;
+    reporter.report('error', 'export failed: connect ECONNREFUSED 127.0.0.1:4317 (attempt 101)');
+    assert.equal(lines.length, 2);
+    assert.equal(lines[1]?.suppressed, 99);
+    reporter.report('warn', 'another problem');
+    assert.equal(lines.length, 3);
+  });
+
+  test('memory is bounded by the number of distinct messages kept', () => {
+    const lines: ReportLine[] = [];
+    const reporter = new RateLimitedReporter({
+      windowMs: 60_000,
+      maxKeys: 3,
+      now: () => 0,
+      write: (l) => lines.push(l),
+    });
+    for (const word of ['alpha', 'beta', 'gamma', 'delta', 'alpha']) reporter.report('error', word);
+    assert.equal(lines.length, 5, 'alpha was forgotten (oldest) and is reported again');
+  });
+
+  test('errorMessage', () => {
+    assert.equal(errorMessage(Object.assign(new Error('boom'), { code: 14 })), 'boom (code 14)');
+    assert.equal(errorMessage('text'), 'text');
+    assert.equal(errorMessage({ a: 1 }), '{"a":1}');
+  });
+});
+
+describe('problem documents', () => {
+  test('RFC 9457 members, path without query, bounded length', () => {
+    const req = { url: '/user/abc?token=secret', method: 'GET' } as never;
+    assert.deepEqual(problemBody(req, 400, 'bad id'), {
+      type: 'about:blank',
+      title: 'Bad Request',
+      status: 400,
+      detail: 'bad id',
+      instance: '/user/abc',
+    });
+    assert.equal(requestPath({ url: `/${'a'.repeat(500)}` } as never).length, 203);
+  });
+
+  test('errorStatus keeps client errors, everything else is 500', () => {
+    assert.equal(errorStatus({ status: 413 }), 413);
+    assert.equal(errorStatus({ statusCode: 400 }), 400);
+    assert.equal(errorStatus({ status: 302 }), 500);
+    assert.equal(errorStatus(new Error('x')), 500);
+    assert.equal(errorStatus(undefined), 500);
+  });
+});
