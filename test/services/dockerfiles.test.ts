@@ -51,6 +51,18 @@ test('NODE_IMAGE is the pinned Node.js on a slim Debian image', () => {
   assert.equal(readFileSync(join(repoRoot, '.node-version'), 'utf8').trim(), nodeVersion);
 });
 
+test('the lockfile installs every package at the root node_modules the images copy', () => {
+  // The final stages copy /app/node_modules only: a package npm nested under
+  // services/<name>/node_modules (a version conflict with the root) would be missing at run time.
+  const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, unknown>;
+  };
+  const nested = Object.keys(lock.packages).filter((path) =>
+    /^services\/[^/]+\/node_modules\//.test(path),
+  );
+  assert.deepEqual(nested, []);
+});
+
 for (const name of ['api-gateway', 'user-service', 'traffic-generator'] as const) {
   describe(`services/${name}/Dockerfile`, () => {
     const dir = join(repoRoot, 'services', name);

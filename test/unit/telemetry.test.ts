@@ -1,5 +1,6 @@
-// The shared telemetry package's pure parts: OTEL_* defaults, resource detection and precedence,
-// rate-limited problem reporting, log batch settings, problem documents.
+// The shared telemetry package's pure parts: OTEL_* defaults, exporter selection and metric reader
+// timing, the instrumentation allowlist, resource detection and precedence, rate-limited problem
+// reporting, log batch settings, problem documents.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -9,12 +10,18 @@ import {
   type ReportLine,
 } from '../../services/telemetry/src/error-reporter.ts';
 import { errorStatus, problemBody, requestPath } from '../../services/telemetry/src/http.ts';
+import {
+  createInstrumentations,
+  instrumentationConfig,
+} from '../../services/telemetry/src/instrumentations.ts';
 import { batchLogProcessorConfig } from '../../services/telemetry/src/logger.ts';
 import {
   OTEL_ENV_DEFAULTS,
   logsExportEnabled,
+  metricExportTiming,
   missingOtelDefaults,
   sdkDisabled,
+  usesOwnOtlpGrpcExporter,
 } from '../../services/telemetry/src/otel-env.ts';
 import {
   buildResource,
@@ -37,7 +44,7 @@ describe('OTEL_* defaults', () => {
     });
     assert.equal(user.OTEL_EXPORTER_OTLP_PROTOCOL, undefined);
     assert.equal(user.OTEL_METRIC_EXPORT_INTERVAL, undefined);
-    // With a user interval, the timeout default is left to the SDK (it clamps it to the interval).
+    // With a user interval, the timeout is left to the reader's default (clamped to the interval).
     assert.equal(user.OTEL_METRIC_EXPORT_TIMEOUT, undefined);
     assert.equal(
       missingOtelDefaults({ OTEL_EXPORTER_OTLP_PROTOCOL: ' ' }).OTEL_EXPORTER_OTLP_PROTOCOL,
@@ -52,6 +59,63 @@ describe('OTEL_* defaults', () => {
     assert.equal(logsExportEnabled({}), true);
     assert.equal(logsExportEnabled({ OTEL_LOGS_EXPORTER: 'otlp' }), true);
     assert.equal(logsExportEnabled({ OTEL_LOGS_EXPORTER: 'console, none' }), false);
+  });
+
+  test('OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER: own gRPC exporter only for plain otlp over grpc', () => {
+    for (const signal of ['traces', 'metrics'] as const) {
+      const S = signal.toUpperCase();
+      assert.equal(usesOwnOtlpGrpcExporter({}, signal), true, 'unset: the project default');
+      assert.equal(usesOwnOtlpGrpcExporter({ [`OTEL_${S}_EXPORTER`]: ' OTLP ' }, signal), true);
+      assert.equal(usesOwnOtlpGrpcExporter({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, signal), true);
+      for (const exporters of ['none', 'console', 'otlp,console', 'zipkin', 'prometheus']) {
+        assert.equal(
+          usesOwnOtlpGrpcExporter({ [`OTEL_${S}_EXPORTER`]: exporters }, signal),
+          false,
+          `${exporters}: left to NodeSDK`,
+        );
+      }
+      // An http protocol, general or for this signal (which wins), is left to NodeSDK.
+      const http = { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' };
+      assert.equal(usesOwnOtlpGrpcExporter(http, signal), false);
+      assert.equal(
+        usesOwnOtlpGrpcExporter({ ...http, [`OTEL_EXPORTER_OTLP_${S}_PROTOCOL`]: 'grpc' }, signal),
+        true,
+      );
+      assert.equal(
+        usesOwnOtlpGrpcExporter({ [`OTEL_EXPORTER_OTLP_${S}_PROTOCOL`]: 'http/json' }, signal),
+        false,
+      );
+    }
+    // One signal's choice does not move the other.
+    assert.equal(usesOwnOtlpGrpcExporter({ OTEL_TRACES_EXPORTER: 'none' }, 'metrics'), true);
+  });
+
+  test('OTEL_METRIC_EXPORT_INTERVAL / _TIMEOUT for the metric reader', () => {
+    const timing = (env: Record<string, string>) => metricExportTiming(env);
+    assert.deepEqual(timing(OTEL_ENV_DEFAULTS), {
+      exportIntervalMillis: 10_000,
+      exportTimeoutMillis: 5_000,
+      invalid: [],
+    });
+    assert.deepEqual(timing({}), {
+      exportIntervalMillis: 60_000,
+      exportTimeoutMillis: 30_000,
+      invalid: [],
+    });
+    // A timeout longer than the interval is clamped (the reader would throw).
+    assert.equal(timing({ OTEL_METRIC_EXPORT_INTERVAL: '500' }).exportTimeoutMillis, 500);
+    assert.equal(
+      timing(missingOtelDefaults({ OTEL_METRIC_EXPORT_INTERVAL: '500' })).invalid.length,
+      0,
+    );
+    assert.deepEqual(
+      timing({ OTEL_METRIC_EXPORT_INTERVAL: 'soon', OTEL_METRIC_EXPORT_TIMEOUT: '-1' }),
+      {
+        exportIntervalMillis: 60_000,
+        exportTimeoutMillis: 30_000,
+        invalid: ['OTEL_METRIC_EXPORT_INTERVAL', 'OTEL_METRIC_EXPORT_TIMEOUT'],
+      },
+    );
   });
 
   test('OTEL_BLRP_* reach the log transport', () => {
@@ -119,6 +183,67 @@ describe('resource', () => {
       name: 'user-service',
       version: '0.1.0',
     });
+  });
+});
+
+describe('instrumentations', () => {
+  const ON = [
+    '@opentelemetry/instrumentation-http',
+    '@opentelemetry/instrumentation-express',
+    '@opentelemetry/instrumentation-undici',
+    '@opentelemetry/instrumentation-pino',
+    '@opentelemetry/instrumentation-runtime-node',
+  ];
+
+  /** Instrumentation names created under `env` (then disabled again: creating one enables it). */
+  function created(env: Record<string, string>): string[] {
+    const saved = { ...process.env };
+    try {
+      delete process.env.OTEL_NODE_ENABLED_INSTRUMENTATIONS;
+      delete process.env.OTEL_NODE_DISABLED_INSTRUMENTATIONS;
+      Object.assign(process.env, env);
+      const instrumentations = createInstrumentations();
+      for (const i of instrumentations) i.disable();
+      return instrumentations.map((i) => i.instrumentationName).sort();
+    } finally {
+      process.env = saved;
+    }
+  }
+
+  test('an explicit allowlist: five on, every other one named and off', () => {
+    const config = instrumentationConfig();
+    const on = Object.entries(config)
+      .filter(([, c]) => (c as { enabled?: boolean }).enabled !== false)
+      .map(([name]) => name);
+    assert.deepEqual(on.sort(), [...ON].sort());
+    assert.ok(
+      Object.keys(config).length > 30,
+      'the disabled ones are listed, not left to defaults',
+    );
+    for (const noisy of ['fs', 'dns', 'net', 'grpc', 'connect', 'router']) {
+      assert.equal(
+        config[`@opentelemetry/instrumentation-${noisy}` as keyof typeof config]?.enabled,
+        false,
+      );
+    }
+    // No duplicate log sending (the transport exports every record); no middleware spans.
+    assert.equal(config['@opentelemetry/instrumentation-pino'].disableLogSending, true);
+    assert.deepEqual(config['@opentelemetry/instrumentation-express'].ignoreLayersType, [
+      'middleware',
+      'router',
+      'request_handler',
+    ]);
+  });
+
+  test('creates exactly the five; OTEL_NODE_*_INSTRUMENTATIONS can narrow them, never add', () => {
+    assert.deepEqual(created({}), [...ON].sort());
+    assert.deepEqual(
+      created({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'runtime-node' }),
+      ON.filter((n) => !n.endsWith('runtime-node')).sort(),
+    );
+    assert.deepEqual(created({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,fs,dns,net' }), [
+      '@opentelemetry/instrumentation-http',
+    ]);
   });
 });
 

@@ -5,7 +5,7 @@
 // instrumentation-pino (started by the preload) adds trace_id, span_id and trace_flags to every
 // record written inside a span; the transport turns them back into the OTLP record's trace and span
 // ids, so Loki and Tempo link both ways. Each record is exported once: by the transport (the
-// instrumentation's own log sending is disabled in sdk.ts).
+// instrumentation's own log sending is disabled in instrumentations.ts).
 //
 // The transport worker builds its own OpenTelemetry resource; it gets the SDK's settled resource
 // attributes so logs carry exactly the same service.name, service.instance.id, ... as spans and

@@ -8,13 +8,12 @@ import { containerDetector } from '@opentelemetry/resource-detector-container';
 import {
   defaultResource,
   detectResources,
+  envDetector,
   hostDetector,
   osDetector,
   processDetector,
-  resourceAttributesEnvDetector,
   resourceFromAttributes,
   serviceInstanceIdDetector,
-  serviceNameEnvDetector,
   type Resource,
   type ResourceDetector,
 } from '@opentelemetry/resources';
@@ -41,7 +40,8 @@ const DETECTOR_ORDER: ReadonlyArray<[string, ResourceDetector[]]> = [
   ['os', [osDetector]],
   ['process', [processDetector]],
   ['container', [containerDetector]],
-  ['env', [resourceAttributesEnvDetector, serviceNameEnvDetector]],
+  // envDetector reads OTEL_RESOURCE_ATTRIBUTES, then lets OTEL_SERVICE_NAME override service.name.
+  ['env', [envDetector]],
 ];
 
 export const DETECTOR_NAMES: readonly string[] = DETECTOR_ORDER.map(([name]) => name);

@@ -7,11 +7,19 @@
 //   route spans. It is registered in "include only what is hooked" mode: only modules an
 //   instrumentation asked for (express, pino, http, https) are intercepted, everything else loads
 //   untouched.
-// - NodeSDK with every exporter, processor, sampler and propagator chosen from the standard OTEL_*
-//   variables (see otel-env.ts for the two defaults this project adds). Traces, metrics: OTLP gRPC by
-//   default. Propagation: W3C tracecontext + baggage (the SDK default when OTEL_PROPAGATORS is unset).
+// - NodeSDK (@opentelemetry/sdk-node) with five instrumentations from
+//   @opentelemetry/auto-instrumentations-node: http, express, undici, pino, runtime-node, and no
+//   fs/dns/net noise (instrumentations.ts).
+// - Traces and metrics: OTLP over gRPC, with exporters built here from
+//   @opentelemetry/exporter-trace-otlp-grpc and @opentelemetry/exporter-metrics-otlp-grpc. They read
+//   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]{ENDPOINT,HEADERS,TIMEOUT,COMPRESSION,CERTIFICATE,...}
+//   themselves; spans go through NodeSDK's batch processor (OTEL_BSP_*), metrics through a periodic
+//   reader (OTEL_METRIC_EXPORT_INTERVAL / _TIMEOUT). A user who picks anything else with
+//   OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER (none, console, zipkin, prometheus, a list) or an
+//   http protocol gets NodeSDK's standard handling of those variables instead (otel-env.ts).
+//   Sampler (OTEL_TRACES_SAMPLER*), span limits and propagators (OTEL_PROPAGATORS; default W3C
+//   tracecontext + baggage) are NodeSDK's, from the standard variables.
 //   Logs are NOT exported from here: pino's transport worker exports them (see logger.ts).
-// - Five instrumentations only (http, express, undici, pino, runtime-node): no fs/dns/net noise.
 // - OpenTelemetry's own errors go through a rate-limited reporter to stderr, so an unreachable
 //   collector is reported once a minute per message instead of on every export. Exporter memory is
 //   bounded by the batch processor queue (OTEL_BSP_MAX_QUEUE_SIZE, default 2048 spans; extra spans are
@@ -20,52 +28,26 @@
 import { register } from 'node:module';
 import { DiagLogLevel, diag, type DiagLogger } from '@opentelemetry/api';
 import { setGlobalErrorHandler } from '@opentelemetry/core';
-import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
-import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
-import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
 import { RateLimitedReporter, errorMessage, type ReportLine } from './error-reporter.ts';
-import { logsExportEnabled, missingOtelDefaults, sdkDisabled } from './otel-env.ts';
+import { createInstrumentations } from './instrumentations.ts';
+import {
+  logsExportEnabled,
+  metricExportTiming,
+  missingOtelDefaults,
+  sdkDisabled,
+  usesOwnOtlpGrpcExporter,
+} from './otel-env.ts';
 import { buildResource, selectDetectors, serviceAttributes } from './resource.ts';
 import { currentServiceInfo } from './service-info.ts';
 import { setTelemetryState } from './state.ts';
 
 /** Repeats of the same OpenTelemetry problem are summarised once per window. */
 const REPORT_WINDOW_MS = 60_000;
-
-export function createInstrumentations() {
-  return [
-    // Incoming requests (server spans, http.server.request.duration) and http/https client calls.
-    // instrumentation-http >= 0.222 emits only the stable HTTP semantic conventions (span attributes
-    // and the http.*.request.duration metrics in seconds): OTEL_SEMCONV_STABILITY_OPT_IN is no longer
-    // needed and no longer read.
-    new HttpInstrumentation(),
-    // Express is instrumented for one thing: it reports the matched route template, from which
-    // instrumentation-http names the server span "GET /user/:id" and sets http.route on the span and
-    // on http.server.request.duration. The per-middleware spans are switched off: one request = one
-    // server span per service, not a dozen "middleware - jsonParser" spans.
-    new ExpressInstrumentation({
-      ignoreLayersType: [
-        ExpressLayerType.MIDDLEWARE,
-        ExpressLayerType.ROUTER,
-        ExpressLayerType.REQUEST_HANDLER,
-      ],
-    }),
-    // Node's global fetch() is undici, which instrumentation-http does not see: this gives the
-    // gateway's call to user-service its CLIENT span, W3C traceparent/baggage injection and
-    // http.client.request.duration.
-    new UndiciInstrumentation(),
-    // Log correlation only: trace_id, span_id, trace_flags in every record written inside a span.
-    // Log SENDING is off because pino-opentelemetry-transport already exports every record; with both
-    // on, each record would reach the collector twice.
-    new PinoInstrumentation({ disableLogSending: true }),
-    // nodejs.eventloop.*, v8js.* runtime metrics.
-    new RuntimeNodeInstrumentation(),
-  ];
-}
 
 function writeProblem(line: ReportLine): void {
   // Same shape as the application's pino lines (level 40 = warn, 50 = error), on stderr.
@@ -91,6 +73,21 @@ function reportingDiagLogger(reporter: RateLimitedReporter): DiagLogger {
     debug: ignore,
     verbose: ignore,
   };
+}
+
+function otlpGrpcMetricReader(reporter: RateLimitedReporter): PeriodicExportingMetricReader {
+  const { exportIntervalMillis, exportTimeoutMillis, invalid } = metricExportTiming(process.env);
+  for (const name of invalid) {
+    reporter.report(
+      'warn',
+      `${name}: expected a positive number of milliseconds, using the default`,
+    );
+  }
+  return new PeriodicExportingMetricReader({
+    exporter: new OTLPMetricExporter(),
+    exportIntervalMillis,
+    exportTimeoutMillis,
+  });
 }
 
 export async function startTelemetry(): Promise<void> {
@@ -135,6 +132,14 @@ export async function startTelemetry(): Promise<void> {
     // Detection already happened above (with the container detector and the env detectors last).
     autoDetectResources: false,
     instrumentations: createInstrumentations(),
+    // Without these two options NodeSDK builds the exporters from OTEL_TRACES_EXPORTER /
+    // OTEL_METRICS_EXPORTER (see usesOwnOtlpGrpcExporter).
+    ...(usesOwnOtlpGrpcExporter(process.env, 'traces') && {
+      traceExporter: new OTLPTraceExporter(),
+    }),
+    ...(usesOwnOtlpGrpcExporter(process.env, 'metrics') && {
+      metricReaders: [otlpGrpcMetricReader(reporter)],
+    }),
     // Logs leave through pino-opentelemetry-transport (logger.ts), not through this SDK.
     logRecordProcessors: [],
   });
