@@ -14,7 +14,8 @@ import {
   healthRoutes,
   methodNotAllowed,
   notFound,
-  parseStrictInt,
+  invalidUserIdDetail,
+  parseUserId,
   sendJson,
   sendProblem,
   traceResponse,
@@ -22,13 +23,6 @@ import {
   type Readiness,
 } from '@nos/telemetry';
 import type { UpstreamResult, UserClient } from './user-client.ts';
-
-export const MAX_USER_ID = 2_147_483_647;
-
-/** A user id is a canonical decimal integer in 1..2^31-1: no sign, leading zeros, spaces, exponent. */
-export function parseUserId(raw: string): number | undefined {
-  return parseStrictInt(raw, 1, MAX_USER_ID);
-}
 
 export type Outcome = UpstreamResult['outcome'] | 'invalid';
 
@@ -63,7 +57,7 @@ export function createApp({ logger, users, readiness }: AppDeps): express.Expres
       const id = parseUserId(req.params.id);
       if (id === undefined) {
         count('invalid');
-        sendProblem(req, res, 400, `user id must be an integer between 1 and ${MAX_USER_ID}`);
+        sendProblem(req, res, 400, invalidUserIdDetail);
         return;
       }
       const result = await users.getUser(id);

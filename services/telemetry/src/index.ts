@@ -34,6 +34,7 @@ export {
   traceResponse,
   type Problem,
 } from './http.ts';
+export { invalidUserIdDetail, MAX_USER_ID, parseUserId } from './user-id.ts';
 export { createLogger, type AppLogger, type Logger } from './logger.ts';
 export { serve, type RunningServer, type ServeOptions } from './serve.ts';
 export { getTelemetryState, type TelemetryState } from './state.ts';

@@ -13,7 +13,8 @@ import {
   healthRoutes,
   methodNotAllowed,
   notFound,
-  parseStrictInt,
+  invalidUserIdDetail,
+  parseUserId,
   sendJson,
   sendProblem,
   traceResponse,
@@ -22,12 +23,6 @@ import {
 } from '@nos/telemetry';
 import type { UserRepository } from './db.ts';
 import { parseFaultSettings, type Faults } from './faults.ts';
-
-export const MAX_USER_ID = 2_147_483_647;
-
-export function parseUserId(raw: string): number | undefined {
-  return parseStrictInt(raw, 1, MAX_USER_ID);
-}
 
 export interface AppDeps {
   logger: Logger;
@@ -52,7 +47,7 @@ export function createApp({ logger, users, faults, readiness }: AppDeps): expres
     .get(async (req: Request<{ id: string }>, res: Response, next: NextFunction) => {
       const id = parseUserId(req.params.id);
       if (id === undefined) {
-        sendProblem(req, res, 400, `user id must be an integer between 1 and ${MAX_USER_ID}`);
+        sendProblem(req, res, 400, invalidUserIdDetail);
         return;
       }
       try {

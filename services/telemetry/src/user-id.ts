@@ -1,0 +1,14 @@
+// The user id rule both services enforce: the gateway rejects a bad id before calling user-service,
+// and user-service rejects it again as its own API's contract. One definition keeps them in step.
+
+import { parseStrictInt } from './config.ts';
+
+export const MAX_USER_ID = 2_147_483_647;
+
+/** A user id is a canonical decimal integer in 1..2^31-1: no sign, leading zeros, spaces, exponent. */
+export function parseUserId(raw: string): number | undefined {
+  return parseStrictInt(raw, 1, MAX_USER_ID);
+}
+
+/** The `detail` of the 400 problem document for an invalid id. */
+export const invalidUserIdDetail = `user id must be an integer between 1 and ${MAX_USER_ID}`;
