@@ -3,10 +3,14 @@
 # versions in versions.env, and caches them under $HOME/.cache/node-observability-stack (NOS_CACHE_DIR
 # overrides it):
 #   build/<tool>-<version>/   one directory per tool and version (sources module, binaries, recipe)
-#   bin/                      symlinks: otelcol prometheus promtool loki tempo helm helmfile docker-compose
+#   bin/                      symlinks: otelcol prometheus promtool helm helmfile docker-compose
 #
 # Usage: scripts/install-tools.sh [tool ...]      no tool = all of them
-#   tools: otelcol prometheus (also builds promtool) loki tempo helm helmfile compose (binary docker-compose)
+#   tools: otelcol prometheus (also builds promtool) helm helmfile compose (binary docker-compose)
+#
+# Only permissively licensed modules are built. Grafana, Loki, Tempo, Mimir, Pyroscope, Alloy and k6
+# are AGPL (or depend on AGPL modules): this project never fetches or builds them; compose and Helm
+# deploy their official images, which users pull. test/config/licences.test.ts keeps it so.
 #
 # Idempotent: a tool whose binaries were built from the same recipe (module, version, flags, and for
 # otelcol the content of collector/builder-config.yaml) is only re-linked, which takes no time and
@@ -14,7 +18,7 @@
 # from the proxy when a pinned module needs one (GOTOOLCHAIN=auto; NOS_GOTOOLCHAIN overrides it).
 #
 # Why a throwaway build module instead of `go install module@version`: `go install` refuses modules
-# whose go.mod has replace or exclude directives (Prometheus, Loki, Tempo and Compose have them).
+# whose go.mod has replace or exclude directives (Prometheus and Compose have them).
 # For each tool this script generates, in the cache, a module that requires the pinned module and
 # carries that module's own go.mod directives (requirements, replace, exclude), then runs go build:
 # the binary gets exactly the dependency versions the upstream release builds with.
@@ -27,7 +31,7 @@ source "$repo_root/versions.env"
 cache_root="${NOS_CACHE_DIR:-$HOME/.cache/node-observability-stack}"
 build_root="$cache_root/build"
 bin_dir="$cache_root/bin"
-all_tools=(otelcol prometheus loki tempo helm helmfile compose)
+all_tools=(otelcol prometheus helm helmfile compose)
 
 log() { printf 'install-tools: %s\n' "$*" >&2; }
 die() {
@@ -258,38 +262,6 @@ install_prometheus() {
   link_bins prometheus promtool
 }
 
-install_loki() {
-  local v="$LOKI_VERSION" tags=netgo
-  local ldflags="-X github.com/grafana/loki/v3/pkg/util/build.Version=$v -X github.com/grafana/loki/v3/pkg/util/build.Branch=v$v"
-  tool_dir="$build_root/loki-$v"
-  tool_recipe="loki v$v tags=$tags ldflags=$ldflags"
-  if ! is_current loki; then
-    require_go loki
-    build_module loki github.com/grafana/loki/v3 "v$v" "$tags" "$ldflags" \
-      loki=github.com/grafana/loki/v3/cmd/loki
-    printf '%s\n' "$tool_recipe" >"$tool_dir/.recipe"
-  else
-    log "loki $v: up to date"
-  fi
-  link_bins loki
-}
-
-install_tempo() {
-  local v="$TEMPO_VERSION" gv="$TEMPO_GO_VERSION" tags=""
-  local ldflags="-X main.Version=$v -X main.Branch=v$v -X main.Revision=${TEMPO_COMMIT:0:12}"
-  tool_dir="$build_root/tempo-$v"
-  tool_recipe="tempo $gv tags=$tags ldflags=$ldflags"
-  if ! is_current tempo; then
-    require_go tempo
-    build_module tempo github.com/grafana/tempo "$gv" "$tags" "$ldflags" \
-      tempo=github.com/grafana/tempo/cmd/tempo
-    printf '%s\n' "$tool_recipe" >"$tool_dir/.recipe"
-  else
-    log "tempo $v: up to date"
-  fi
-  link_bins tempo
-}
-
 install_helm() {
   local v="$HELM_VERSION" tags=""
   local ldflags="-X helm.sh/helm/v4/internal/version.version=v$v"
@@ -347,7 +319,7 @@ for arg in "$@"; do
       usage
       exit 0
       ;;
-    otelcol | prometheus | loki | tempo | helm | helmfile | compose) tools+=("$arg") ;;
+    otelcol | prometheus | helm | helmfile | compose) tools+=("$arg") ;;
     promtool) tools+=(prometheus) ;;
     docker-compose) tools+=(compose) ;;
     *)
