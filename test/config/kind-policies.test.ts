@@ -50,6 +50,7 @@ describe('kube-prometheus-stack default rules on kind', () => {
     for (const alert of [
       'PrometheusNotConnectedToAlertmanagers',
       'PrometheusErrorSendingAlertsToSomeAlertmanagers',
+      'PrometheusErrorSendingAlertsToAnyAlertmanager',
       'PrometheusNotificationQueueRunningFull',
       'Watchdog',
       'InfoInhibitor',
@@ -72,6 +73,7 @@ describe('kube-prometheus-stack default rules on kind', () => {
     const known = new Set([
       'PrometheusNotConnectedToAlertmanagers',
       'PrometheusErrorSendingAlertsToSomeAlertmanagers',
+      'PrometheusErrorSendingAlertsToAnyAlertmanager',
       'PrometheusNotificationQueueRunningFull',
       'Watchdog',
       'InfoInhibitor',
