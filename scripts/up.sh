@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # `npm run up`: the whole stack on a local kind cluster, in one command.
-#   1. preflight: docker (running), kind, kubectl, helm, helmfile, the helm-diff plugin, at the versions
-#      pinned in versions.env, with what to do when one is missing;
+#   1. preflight: docker (running, cgroup v2), kind, kubectl, helm, helmfile, the helm-diff plugin, at the
+#      versions pinned in versions.env, and the host ports of kind-config.yaml free; every problem
+#      found is reported in one run, with what to do about it;
 #   2. creates the kind cluster `node-observability-stack` (kind-config.yaml) unless it exists;
 #   3. builds the two service images from the repository root and loads them into the cluster;
-#   4. `helmfile apply`: installs or upgrades only what changed, in `needs:` order, waiting for readiness;
+#   4. labels the namespaces (namespaces.yaml) and runs `helmfile apply`: installs or upgrades only what
+#      changed, in `needs:` order, waiting for readiness;
 #   5. prints the URLs and how to read the Grafana admin password.
 # Idempotent: a second run with no change in the repository builds the same images (same tags), finds
 # them already loaded, and helmfile finds no difference to apply.
-# Environment: NOS_SKIP_PREFLIGHT=1 skips the version checks (not the presence checks).
+# Usage: scripts/up.sh [--preflight]      --preflight: only the checks of step 1.
+# Environment: NOS_SKIP_PREFLIGHT=1 skips the version checks (not the presence checks);
+# NOS_KIND_CONFIG names another kind configuration (default kind-config.yaml).
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,12 +24,18 @@ source ./versions.env
 CLUSTER=node-observability-stack
 CONTEXT="kind-$CLUSTER"
 SERVICES=(user-service api-gateway)
+KIND_CONFIG="${NOS_KIND_CONFIG:-kind-config.yaml}"
 
 # Tools built by scripts/install-tools.sh come first.
 cache_bin="${NOS_CACHE_DIR:-$HOME/.cache/node-observability-stack}/bin"
 export PATH="$cache_bin:$PATH"
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+# Bold headings on a terminal only: no escape codes in logs and pipes.
+if [ -t 1 ]; then
+  say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+else
+  say() { printf '==> %s\n' "$*"; }
+fi
 fail() {
   printf 'up: %s\n' "$*" >&2
   exit 1
@@ -39,71 +49,138 @@ version_ge() {
   [ "$(printf '%s\n%s\n' "$b" "$a" | sort -t. -k1,1n -k2,2n -k3,3n | head -n1)" = "$b" ]
 }
 
-require() { # require NAME HOW-TO-INSTALL
-  command -v "$1" >/dev/null 2>&1 || fail "$1 is not installed. $2"
-}
-
+# --- 1. preflight --------------------------------------------------------------------------------------
+# Every check adds to `problems`; the run stops after all of them, listing everything at once.
+problems=()
+problem() { problems+=("$*"); }
 check_min() { # check_min NAME FOUND MINIMUM HOW-TO-INSTALL
   [ "${NOS_SKIP_PREFLIGHT:-}" = 1 ] && return 0
-  version_ge "$2" "$3" || fail "$1 $2 is too old: $3 or newer is needed. $4"
+  version_ge "$2" "$3" || problem "$1 $2 is too old: $3 or newer is needed. $4"
 }
 
-# --- 1. preflight --------------------------------------------------------------------------------------
 say "preflight"
-require docker "Install Docker Desktop (macOS, Windows) or Docker Engine (Linux): https://docs.docker.com/get-docker/"
-docker info >/dev/null 2>&1 ||
-  fail "the Docker daemon is not reachable ('docker info' fails): start Docker Desktop / dockerd and retry."
-
-require kind "Install kind v$KIND_VERSION: 'go install sigs.k8s.io/kind@v$KIND_VERSION' or https://kind.sigs.k8s.io/docs/user/quick-start/#installation"
-kind_found=$(kind version | sed -nE 's/^kind v?([0-9.]+).*/\1/p')
-check_min kind "${kind_found:-0}" "$KIND_VERSION" "Install kind v$KIND_VERSION (see above)."
-
-require kubectl "Install kubectl $KUBERNETES_VERSION (within one minor version of the cluster): https://kubernetes.io/docs/tasks/tools/"
-kubectl_found=$(kubectl version --client -o yaml 2>/dev/null | sed -nE 's/^ *gitVersion: v?([0-9.]+).*/\1/p' | head -n1)
-kubectl_min="${KUBERNETES_VERSION%.*}"
-kubectl_min="${kubectl_min%.*}.$((${kubectl_min#*.} - 1)).0"
-check_min kubectl "${kubectl_found:-0}" "$kubectl_min" "kubectl must be within one minor version of Kubernetes $KUBERNETES_VERSION."
-
-require helm "Run 'bash scripts/install-tools.sh helm' (builds Helm $HELM_VERSION into $cache_bin) or see https://helm.sh/docs/intro/install/"
-helm_found=$(helm version --template '{{.Version}}' 2>/dev/null || true)
-# helmfile needs Helm >= 3.18.6 (3.x) or 4.x.
-check_min helm "${helm_found:-0}" "3.18.6" "Install Helm $HELM_VERSION: 'bash scripts/install-tools.sh helm'."
-
-require helmfile "Install helmfile v$HELMFILE_VERSION: https://helmfile.readthedocs.io/en/latest/#installation (or 'bash scripts/install-tools.sh helmfile')"
-export HELMFILE_UPGRADE_NOTICE_DISABLED=1 # no release check against github.com on every run
-helmfile_found=$(helmfile version -o short 2>/dev/null | head -n1 || true)
-check_min helmfile "${helmfile_found:-0}" "$HELMFILE_VERSION" "Install helmfile v$HELMFILE_VERSION (see above)."
-
-diff_found=$(helm plugin list 2>/dev/null | awk '$1 == "diff" { print $2 }')
-if [ -z "$diff_found" ]; then
-  case "$helm_found" in
-    v3.*) verify_flag="" ;;
-    *) verify_flag=" --verify=false" ;; # Helm 4 verifies plugin signatures; a Git source has none.
+how_to_install() { # how_to_install TOOL (a function, not an associative array: macOS ships bash 3.2)
+  case "$1" in
+    docker) echo "Install Docker Desktop (macOS, Windows) or Docker Engine (Linux): https://docs.docker.com/get-docker/" ;;
+    kind) echo "Install kind v$KIND_VERSION: 'go install sigs.k8s.io/kind@v$KIND_VERSION' or https://kind.sigs.k8s.io/docs/user/quick-start/#installation" ;;
+    kubectl) echo "Install kubectl $KUBERNETES_VERSION (within one minor version of the cluster): https://kubernetes.io/docs/tasks/tools/" ;;
+    helm) echo "Run 'bash scripts/install-tools.sh helm' (builds Helm $HELM_VERSION into $cache_bin) or see https://helm.sh/docs/intro/install/" ;;
+    helmfile) echo "Install helmfile v$HELMFILE_VERSION: https://helmfile.readthedocs.io/en/latest/#installation (or 'bash scripts/install-tools.sh helmfile')" ;;
   esac
-  fail "the helm-diff plugin is missing (helmfile apply uses it to change only what differs). Install it:
-  helm plugin install https://github.com/databus23/helm-diff --version v$HELM_DIFF_VERSION$verify_flag"
-fi
-check_min helm-diff "$diff_found" "$HELM_DIFF_VERSION" "helm plugin update diff"
+}
+for tool in docker kind kubectl helm helmfile; do
+  command -v "$tool" >/dev/null 2>&1 || problem "$tool is not installed. $(how_to_install "$tool")"
+done
+has() { command -v "$1" >/dev/null 2>&1; }
 
-# Docker Desktop's VM has its own CPU / memory budget: the stack requests about 1 CPU and 2 GiB, with
-# limits summing to about 4 CPUs and 5.5 GiB, plus about 1 GiB for Kubernetes itself (README, "Resources").
-docker_mem=$(docker info --format '{{.MemTotal}}' 2>/dev/null || echo 0)
-docker_cpus=$(docker info --format '{{.NCPU}}' 2>/dev/null || echo 0)
-if [ "${docker_mem:-0}" -lt $((6 * 1024 * 1024 * 1024)) ] || [ "${docker_cpus:-0}" -lt 4 ]; then
-  printf 'up: warning: Docker has %s CPUs and %s MiB of memory; 4 CPUs and 6 GiB are recommended\n' \
-    "$docker_cpus" "$((docker_mem / 1024 / 1024))" >&2
+cluster_exists=false
+if has docker; then
+  if ! docker info >/dev/null 2>&1; then
+    problem "the Docker daemon is not reachable ('docker info' fails): start Docker Desktop / dockerd and retry."
+  else
+    # kubelet 1.35+ refuses to start on a cgroup v1 host (KEP-5573) unless its configuration sets
+    # failCgroupV1: false. This stack does not set it: cgroup v1 support is deprecated and being removed
+    # from Kubernetes, and the failure would otherwise be an opaque kubelet error inside `kind create`.
+    cgroup_version=$(docker info --format '{{.CgroupVersion}}' 2>/dev/null || true)
+    if [ "$cgroup_version" = 1 ]; then
+      problem "Docker runs on a cgroup v1 host, and the kubelet of Kubernetes $KUBERNETES_VERSION refuses cgroup v1.
+  Boot the host with the unified hierarchy (kernel parameter systemd.unified_cgroup_hierarchy=1; the default
+  of current Linux distributions), or update Docker Desktop / WSL 2, whose current releases use cgroup v2."
+    fi
+    # Docker Desktop's VM has its own CPU / memory budget: the stack requests about 1 CPU and 2 GiB, with
+    # limits summing to about 4 CPUs and 5.5 GiB, plus about 1 GiB for Kubernetes itself (README, "Resources").
+    docker_mem=$(docker info --format '{{.MemTotal}}' 2>/dev/null || echo 0)
+    docker_cpus=$(docker info --format '{{.NCPU}}' 2>/dev/null || echo 0)
+    if [ "${docker_mem:-0}" -lt $((6 * 1024 * 1024 * 1024)) ] || [ "${docker_cpus:-0}" -lt 4 ]; then
+      printf 'up: warning: Docker has %s CPUs and %s MiB of memory; 4 CPUs and 6 GiB are recommended\n' \
+        "$docker_cpus" "$((docker_mem / 1024 / 1024))" >&2
+    fi
+  fi
+fi
+
+kind_found=""
+if has kind; then
+  kind_found=$(kind version | sed -nE 's/^kind v?([0-9.]+).*/\1/p')
+  check_min kind "${kind_found:-0}" "$KIND_VERSION" "Install kind v$KIND_VERSION (see above)."
+  kind get clusters 2>/dev/null | grep -qx "$CLUSTER" && cluster_exists=true
+fi
+
+kubectl_found=""
+if has kubectl; then
+  kubectl_found=$(kubectl version --client -o yaml 2>/dev/null | sed -nE 's/^ *gitVersion: v?([0-9.]+).*/\1/p' | head -n1)
+  # kubectl is supported within one minor version of the API server, older or newer (version skew policy).
+  want_minor=$(printf '%s' "$KUBERNETES_VERSION" | cut -d. -f2)
+  found_minor=$(printf '%s' "${kubectl_found:-0.0}" | cut -d. -f2)
+  if [ "${NOS_SKIP_PREFLIGHT:-}" != 1 ] &&
+    { [ "${kubectl_found%%.*}" != "${KUBERNETES_VERSION%%.*}" ] || [ "$found_minor" -lt $((want_minor - 1)) ] || [ "$found_minor" -gt $((want_minor + 1)) ]; }; then
+    problem "kubectl ${kubectl_found:-(unknown version)} is outside the supported skew: Kubernetes $KUBERNETES_VERSION needs kubectl 1.$((want_minor - 1)) to 1.$((want_minor + 1)). $(how_to_install kubectl)"
+  fi
+fi
+
+helm_found=""
+diff_found=""
+if has helm; then
+  helm_found=$(helm version --template '{{.Version}}' 2>/dev/null || true)
+  # helmfile needs Helm >= 3.18.6 (3.x) or 4.x.
+  check_min helm "${helm_found:-0}" "3.18.6" "Install Helm $HELM_VERSION: 'bash scripts/install-tools.sh helm'."
+  diff_found=$(helm plugin list 2>/dev/null | awk '$1 == "diff" { print $2 }')
+  if [ -z "$diff_found" ]; then
+    case "$helm_found" in
+      v3.*) verify_flag="" ;;
+      *) verify_flag=" --verify=false" ;; # Helm 4 verifies plugin signatures; a Git source has none.
+    esac
+    problem "the helm-diff plugin is missing (helmfile apply uses it to change only what differs). Install it:
+  helm plugin install https://github.com/databus23/helm-diff --version v$HELM_DIFF_VERSION$verify_flag"
+  else
+    check_min helm-diff "$diff_found" "$HELM_DIFF_VERSION" "helm plugin update diff"
+  fi
+fi
+
+helmfile_found=""
+if has helmfile; then
+  export HELMFILE_UPGRADE_NOTICE_DISABLED=1 # no release check against github.com on every run
+  helmfile_found=$(helmfile version -o short 2>/dev/null | head -n1 || true)
+  check_min helmfile "${helmfile_found:-0}" "$HELMFILE_VERSION" "Install helmfile v$HELMFILE_VERSION (see above)."
+fi
+
+# The host ports of the kind port mappings must be free before the cluster exists (afterwards kind
+# holds them itself).
+if [ "$cluster_exists" = false ]; then
+  for port in $(sed -nE 's/^ *hostPort: *([0-9]+).*/\1/p' "$KIND_CONFIG"); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      problem "port $port on 127.0.0.1 is in use: kind maps it to the cluster ($KIND_CONFIG). Stop what listens there (e.g. 'docker compose down' for this repository's compose stack) and retry."
+    fi
+  done
+fi
+
+# kind's documented Linux limits: too few inotify watches/instances make pods fail with "too many open
+# files" (https://kind.sigs.k8s.io/docs/user/known-issues/#pod-errors-due-to-too-many-open-files).
+if [ -r /proc/sys/fs/inotify/max_user_watches ]; then
+  watches=$(cat /proc/sys/fs/inotify/max_user_watches)
+  instances=$(cat /proc/sys/fs/inotify/max_user_instances)
+  if [ "$watches" -lt 524288 ] || [ "$instances" -lt 512 ]; then
+    printf 'up: warning: inotify limits are low (max_user_watches %s, max_user_instances %s); kind recommends\n  sudo sysctl fs.inotify.max_user_watches=524288 fs.inotify.max_user_instances=512\n' \
+      "$watches" "$instances" >&2
+  fi
+fi
+
+if [ "${#problems[@]}" -gt 0 ]; then
+  printf 'up: %d problem(s) found:\n' "${#problems[@]}" >&2
+  for p in "${problems[@]}"; do printf -- '- %s\n' "$p" >&2; done
+  exit 1
 fi
 printf 'docker ok, kind %s, kubectl %s, helm %s, helmfile %s, helm-diff %s\n' \
   "$kind_found" "$kubectl_found" "$helm_found" "$helmfile_found" "$diff_found"
+[ "${1:-}" = --preflight ] && exit 0
 
 # --- 2. cluster ----------------------------------------------------------------------------------------
-if kind get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
+if [ "$cluster_exists" = true ]; then
   say "kind cluster $CLUSTER exists"
   # Restores the kubeconfig entry (context $CONTEXT) if it was removed; harmless otherwise.
   kind export kubeconfig --name "$CLUSTER" >/dev/null
 else
   say "creating kind cluster $CLUSTER"
-  kind create cluster --config kind-config.yaml --wait 180s
+  kind create cluster --config "$KIND_CONFIG" --wait 180s
 fi
 kubectl --context "$CONTEXT" wait --for=condition=Ready nodes --all --timeout=180s >/dev/null
 
@@ -119,15 +196,25 @@ for svc in "${SERVICES[@]}"; do
   version=$(sed -nE 's/^ *"version": *"([^"]+)".*/\1/p' "services/$svc/package.json" | head -n1)
   tag="${version:-0.0.0}-${id:0:12}"
   docker tag "$svc:build" "$svc:$tag"
-  # kind skips the copy when the nodes already have this image ID.
-  kind load docker-image "$svc:$tag" --name "$CLUSTER"
+  # Into the node's containerd. Not `kind load docker-image`: it fails under Docker's containerd image
+  # store (the default of Docker Desktop and Docker Engine 29: "content digest ... not found", kind
+  # issue 3795). `docker save` writes the same archive with either store, and `kind load image-archive`
+  # imports it. Skipped when the node already has this tag (the tag is content-addressed).
+  if ! docker exec "$CLUSTER-control-plane" crictl inspecti "docker.io/library/$svc:$tag" >/dev/null 2>&1; then
+    archive_dir=$(mktemp -d)
+    docker save --output "$archive_dir/$svc.tar" "$svc:$tag"
+    kind load image-archive "$archive_dir/$svc.tar" --name "$CLUSTER"
+    rm -rf "$archive_dir"
+  fi
   var="NOS_$(printf '%s' "$svc" | tr '[:lower:]-' '[:upper:]_')_TAG"
   export "$var=$tag"
   printf '%s=%s\n' "$var" "$tag"
 done
 
 # --- 4. releases ---------------------------------------------------------------------------------------
-say "helmfile apply"
+say "namespaces (Pod Security levels) and helmfile apply"
+kubectl --context "$CONTEXT" apply -f namespaces.yaml
+
 # --skip-diff-on-install: a release that does not exist yet is installed without a diff first (its
 # diff would be the whole chart); existing releases are diffed and upgraded only if something changed.
 helmfile --file helmfile.yaml apply --skip-diff-on-install --suppress-secrets

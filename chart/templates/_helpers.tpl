@@ -68,3 +68,15 @@ user's extra attributes. Keys are sorted so the rendered value is stable.
 {{- end }}
 {{- join "," $attrs }}
 {{- end }}
+
+{{/*
+Checks that JSON schema cannot express (it cannot compare two values): the grace period must cover the
+preStop sleep, the services' drain of in-flight requests (up to 10 s) and their telemetry flush (up to
+5 s); otherwise the kubelet kills the container before it has drained and flushed.
+*/}}
+{{- define "nos-service.validate" -}}
+{{- $needed := add (int .Values.preStopSleepSeconds) 15 }}
+{{- if gt $needed (int .Values.terminationGracePeriodSeconds) }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must be at least preStopSleepSeconds (%d) + 15 (drain up to 10 s, telemetry flush up to 5 s) = %d" (int .Values.terminationGracePeriodSeconds) (int .Values.preStopSleepSeconds) $needed) }}
+{{- end }}
+{{- end }}

@@ -11,6 +11,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
 import { readYaml } from '../support/kind-stack.ts';
+import { restrictedViolations, type PodSpec as SecurityPodSpec } from '../support/pod-security.ts';
 import { requireTool } from '../support/tools.ts';
 import { repoRoot } from '../support/versions.ts';
 
@@ -426,6 +427,40 @@ describe('chart/ (nos-service)', () => {
         ],
         /podDisruptionBudget|not/,
       ],
+      // Under draft-07 every keyword next to a $ref is ignored: these passed before the schema put
+      // `required` in an allOf beside the $ref. (--set x=null removes the key from the values.)
+      ['no memory request', ['--set', 'resources.requests.memory=null'], /memory/],
+      ['no CPU request', ['--set', 'resources.requests.cpu=null'], /cpu/],
+      ['no memory limit', ['--set', 'resources.limits.memory=null'], /memory/],
+      // Pod Security "restricted" needs a seccomp profile; the chart keeps one at both levels.
+      [
+        'pod seccomp profile removed',
+        ['--set', 'podSecurityContext.seccompProfile=null'],
+        /seccompProfile/,
+      ],
+      [
+        'container seccomp profile removed',
+        ['--set', 'securityContext.seccompProfile=null'],
+        /seccompProfile/,
+      ],
+      [
+        'seccomp Unconfined',
+        ['--set', 'securityContext.seccompProfile.type=Unconfined'],
+        /type|seccompProfile/,
+      ],
+      ['no liveness probe', ['--set', 'livenessProbe=null'], /livenessProbe/],
+      ['no readiness probe', ['--set', 'readinessProbe=null'], /readinessProbe/],
+      // JSON schema cannot compare two values: the template's `fail` does (chart/templates/_helpers.tpl).
+      [
+        'preStop sleep leaving no time to drain and flush',
+        ['--set', 'preStopSleepSeconds=20,terminationGracePeriodSeconds=30'],
+        /terminationGracePeriodSeconds \(30\) must be at least preStopSleepSeconds \(20\) \+ 15/,
+      ],
+      [
+        'preStop sleep as long as the grace period',
+        ['--set', 'preStopSleepSeconds=30,terminationGracePeriodSeconds=30'],
+        /terminationGracePeriodSeconds/,
+      ],
       [
         'HPA with min > max',
         ['--set', 'autoscaling.enabled=true,autoscaling.minReplicas=4,autoscaling.maxReplicas=2'],
@@ -435,6 +470,46 @@ describe('chart/ (nos-service)', () => {
     for (const [what, args, pattern] of bad) {
       const message = await templateFails(ctx, args);
       assert.match(message, pattern, `${what}: ${message}`);
+    }
+  });
+
+  it('accepts the longest preStop sleep its grace period covers (preStop + 15 = grace)', async (t) => {
+    const ctx = setup(t);
+    if (!ctx) return;
+    const objects = await template(ctx, 'x', [
+      '--set',
+      'preStopSleepSeconds=15,terminationGracePeriodSeconds=30',
+    ]);
+    assert.equal(container(objects).lifecycle?.preStop?.sleep?.seconds, 15);
+  });
+
+  it('renders pods that meet Pod Security "restricted" (defaults, both releases, custom values)', async (t) => {
+    // The namespace apps enforces "restricted" (namespaces.yaml): a pod that fails it is not admitted.
+    const ctx = setup(t);
+    if (!ctx) return;
+    const tag = valuesFile(ctx, 'tag', { image: { tag: '0.1.0-0123456789ab' } });
+    const renders = {
+      defaults: await template(ctx, 'x'),
+      'api-gateway': await template(ctx, 'api-gateway', [
+        '-f',
+        join(repoRoot, 'values/api-gateway.yaml'),
+        '-f',
+        tag,
+      ]),
+      'user-service': await template(ctx, 'user-service', [
+        '-f',
+        join(repoRoot, 'values/user-service.yaml'),
+        '-f',
+        tag,
+      ]),
+      'hpa, pdb, no preStop': await template(ctx, 'x', [
+        '--set',
+        'autoscaling.enabled=true,podDisruptionBudget.enabled=true,preStopSleepSeconds=0',
+      ]),
+    };
+    for (const [what, objects] of Object.entries(renders)) {
+      const pod = podSpec(objects) as unknown as SecurityPodSpec;
+      assert.deepEqual(restrictedViolations(pod), [], what);
     }
   });
 
