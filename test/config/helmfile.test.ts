@@ -210,7 +210,7 @@ describe('versions', () => {
 });
 
 describe('ports', () => {
-  it('kind port mappings = NodePorts of the values = URLs printed by up.sh and the README', () => {
+  it('kind port mappings = NodePorts of the values = URLs printed by up.sh and docs/kind.md', () => {
     const expected: [string, number, unknown][] = [
       ['api-gateway', 8080, releaseValue(release(helmfile, 'api-gateway'), 'service.nodePort')],
       ['Grafana', 3000, releaseValue(kps, 'grafana.service.nodePort')],
@@ -222,7 +222,7 @@ describe('ports', () => {
     const mappings = kindPortMappings();
     assert.equal(mappings.length, expected.length, 'one mapping per exposed service, nothing else');
     const upScript = read('scripts/up.sh');
-    const readme = existsSync(join(repoRoot, 'README.md')) ? read('README.md') : '';
+    const kindDoc = read('docs/kind.md');
     for (const [what, hostPort, nodePort] of expected) {
       assert.equal(typeof nodePort, 'number', `${what} has a fixed NodePort`);
       assert.ok(
@@ -238,8 +238,8 @@ describe('ports', () => {
         `up.sh prints http://localhost:${hostPort}`,
       );
       assert.ok(
-        readme.includes(`http://localhost:${hostPort}`),
-        `README.md shows http://localhost:${hostPort}`,
+        kindDoc.includes(`http://localhost:${hostPort}`),
+        `docs/kind.md shows http://localhost:${hostPort}`,
       );
     }
   });
