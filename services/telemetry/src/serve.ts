@@ -17,7 +17,13 @@
 
 import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { handleClientError, Readiness } from './http.ts';
+import {
+  handleClientError,
+  Readiness,
+  rejectExpectation,
+  requireHostHeader,
+  trackExchange,
+} from './http.ts';
 import { getTelemetryState } from './state.ts';
 
 export interface ServeOptions {
@@ -66,10 +72,14 @@ export function serve(options: ServeOptions): Promise<RunningServer> {
   const { logger, readiness } = options;
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const flushTimeoutMs = options.flushTimeoutMs ?? 5000;
-  const server = createServer(options.app);
+  // Node's own answers to a missing Host and to an unknown Expect are bare; these give problem
+  // documents (http.ts).
+  const server = createServer({ requireHostHeader: false }, requireHostHeader(options.app));
+  server.on('checkExpectation', rejectExpectation);
   const inFlight = new Set<ServerResponse>();
 
-  server.on('request', (_req, res: ServerResponse) => {
+  server.on('request', (req, res: ServerResponse) => {
+    trackExchange(req, res);
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
     if (readiness.state === 'stopping') res.shouldKeepAlive = false;
