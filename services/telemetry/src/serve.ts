@@ -12,8 +12,11 @@
 //   4. telemetry is flushed: the SDK exports pending spans and a last metrics collection, the log
 //      transport exports pending log records (each bounded, so a dead collector cannot hang the exit);
 //   5. exit 0.
-// A second signal during shutdown exits at once (code 130). An uncaught exception or unhandled
-// rejection is logged at fatal level and goes through the same shutdown with exit code 1.
+// A second signal during shutdown exits at once (code 130), except the same signal within a second
+// of the first: that is one request delivered twice (Ctrl-C in a terminal signals the whole process
+// group, npm included, and `npm start` forwards SIGINT and SIGTERM to the service).
+// An uncaught exception or unhandled rejection is logged at fatal level and goes through the same
+// shutdown with exit code 1.
 
 import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -138,8 +141,12 @@ export function serve(options: ServeOptions): Promise<RunningServer> {
     return shuttingDown;
   };
 
+  let firstSignal: { signal: NodeJS.Signals; at: number } | undefined;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
+      const now = Date.now();
+      if (firstSignal?.signal === signal && now - firstSignal.at < 1000) return;
+      firstSignal ??= { signal, at: now };
       if (shuttingDown) {
         process.stderr.write(`${signal} received again during shutdown: exiting now\n`);
         exit(130);
