@@ -137,6 +137,34 @@ test('the gateway dies mid-run: the failures are named and the exit code is 1', 
   );
 });
 
+test('Ctrl-C on `npm run traffic` (SIGINT to the process group): one stop, summary, exit 0', async () => {
+  // npm leads its own process group, as the foreground job of a terminal does.
+  const npm = spawn(
+    'npm',
+    ['run', '--silent', 'traffic', '--', '--rate', '20', '--duration', '0'],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, GATEWAY_URL: gateway.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  npm.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  npm.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = once(npm, 'exit');
+  const deadline = Date.now() + 20_000;
+  while (!/sent [1-9]/.test(stdout) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.ok(npm.pid && npm.pid !== process.pid);
+  process.kill(-npm.pid, 'SIGINT');
+  const [code] = await exited;
+  assert.equal(code, 0, `exit code (stderr: ${stderr})`);
+  assert.match(stdout, /requests {3}\d+ in/, 'the summary was printed');
+});
+
 test('invalid options: usage and exit code 1', async () => {
   const run = await traffic(['--rate', 'lots']);
   assert.equal(run.code, 1);
