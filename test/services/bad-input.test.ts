@@ -182,6 +182,12 @@ const gatewayCases: Case[] = [
     detail: /Host header/,
   },
   {
+    name: 'CONNECT (this is no proxy)',
+    send: 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+    status: 405,
+    detail: /not a proxy/,
+  },
+  {
     name: 'Expect other than 100-continue',
     send: request('GET', '/user/123', { expect: 'teapot' }),
     status: 417,

@@ -265,22 +265,40 @@ export function handleClientError(logger: Logger) {
         : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? 408
           : 400;
-    const title = STATUS_CODES[status] ?? 'Bad Request';
-    const body = JSON.stringify({
-      type: 'about:blank',
-      title,
-      status,
-      detail: `malformed HTTP request rejected by the parser (${error.code ?? 'unknown'})`,
-    });
     logger.debug({ code: error.code }, 'malformed HTTP request rejected');
-    socket.end(
-      `HTTP/1.1 ${status} ${title}\r\n` +
-        `content-type: ${PROBLEM_CONTENT_TYPE}; charset=utf-8\r\n` +
-        `content-length: ${Buffer.byteLength(body)}\r\n` +
-        'connection: close\r\n\r\n' +
-        body,
+    endWithProblem(
+      socket,
+      status,
+      `malformed HTTP request rejected by the parser (${error.code ?? 'unknown'})`,
     );
   };
+}
+
+/** Writes a whole problem response on a raw connection and closes it. */
+function endWithProblem(socket: Socket, status: number, detail: string, headers = ''): void {
+  const title = STATUS_CODES[status] ?? 'Error';
+  const body = JSON.stringify({ type: 'about:blank', title, status, detail });
+  socket.end(
+    `HTTP/1.1 ${status} ${title}\r\n${headers}` +
+      `content-type: ${PROBLEM_CONTENT_TYPE}; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\n` +
+      'connection: close\r\n\r\n' +
+      body,
+  );
+}
+
+/**
+ * The server's 'connect' listener. CONNECT asks a proxy for a tunnel; without a listener Node
+ * closes the connection without a word. Answer 405: no method is allowed on an authority here
+ * (an empty Allow, RFC 9110 section 10.2.1).
+ */
+export function rejectConnect(req: IncomingMessage, socket: Socket): void {
+  endWithProblem(
+    socket,
+    405,
+    `CONNECT ${String(req.url).slice(0, 100)}: this server is not a proxy`,
+    'allow: \r\n',
+  );
 }
 
 /** Answers with a problem document and closes the connection (the rest of the request is unread). */

@@ -23,6 +23,7 @@ import type { Logger } from 'pino';
 import {
   handleClientError,
   Readiness,
+  rejectConnect,
   rejectExpectation,
   requireHostHeader,
   trackExchange,
@@ -75,10 +76,11 @@ export function serve(options: ServeOptions): Promise<RunningServer> {
   const { logger, readiness } = options;
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const flushTimeoutMs = options.flushTimeoutMs ?? 5000;
-  // Node's own answers to a missing Host and to an unknown Expect are bare; these give problem
-  // documents (http.ts).
+  // Node's own answers to a missing Host and to an unknown Expect are bare, and to CONNECT silence;
+  // these give problem documents (http.ts).
   const server = createServer({ requireHostHeader: false }, requireHostHeader(options.app));
   server.on('checkExpectation', rejectExpectation);
+  server.on('connect', rejectConnect);
   const inFlight = new Set<ServerResponse>();
 
   server.on('request', (req, res: ServerResponse) => {
