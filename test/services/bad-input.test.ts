@@ -174,6 +174,25 @@ const gatewayCases: Case[] = [
     status: 400,
   },
   { name: 'not HTTP at all', send: 'hello there\r\n\r\n', status: 400 },
+  // Answered by Node before any listener unless the server asks otherwise (serve.ts)
+  {
+    name: 'HTTP/1.1 without Host',
+    send: 'GET /user/123 HTTP/1.1\r\nConnection: close\r\n\r\n',
+    status: 400,
+    detail: /Host header/,
+  },
+  {
+    name: 'CONNECT (this is no proxy)',
+    send: 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+    status: 405,
+    detail: /not a proxy/,
+  },
+  {
+    name: 'Expect other than 100-continue',
+    send: request('GET', '/user/123', { expect: 'teapot' }),
+    status: 417,
+    detail: /unsupported Expect: teapot/,
+  },
   {
     name: 'unsupported HTTP version',
     send: 'GET /user/123 HTTP/7.0\r\nHost: x\r\n\r\n',
@@ -303,10 +322,115 @@ describe('user-service rejects bad input with a 4xx', () => {
     test(c.name, async () => check(c, await raw(userService.port, c.send)));
 });
 
+/** Every response in `text`, in order (framed by content-length, chunked, or the end). */
+function splitResponses(text: string): RawResponse[] {
+  const responses: RawResponse[] = [];
+  let rest = text;
+  while (rest.length > 0) {
+    const end = rest.indexOf('\r\n\r\n');
+    assert.ok(end > 0, `an incomplete response head: ${JSON.stringify(rest)}`);
+    const [statusLine = '', ...headerLines] = rest.slice(0, end).split('\r\n');
+    const headers: Record<string, string> = {};
+    for (const line of headerLines) {
+      const i = line.indexOf(':');
+      if (i > 0) headers[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
+    }
+    rest = rest.slice(end + 4);
+    let body: string;
+    if (headers['content-length'] !== undefined) {
+      const length = Number(headers['content-length']);
+      body = rest.slice(0, length);
+      rest = rest.slice(length);
+    } else if (/chunked/i.test(headers['transfer-encoding'] ?? '')) {
+      const last = rest.indexOf('0\r\n\r\n');
+      body = rest.slice(0, last);
+      rest = rest.slice(last + 5);
+    } else {
+      body = rest;
+      rest = '';
+    }
+    responses.push({ status: Number(statusLine.split(' ')[1]), headers, body });
+  }
+  return responses;
+}
+
+/**
+ * Sends `requests[0]` without closing our side, each next one once a response to the previous one
+ * has arrived, and reads everything the server sends until it closes the connection: a second,
+ * unrequested response would show up here.
+ */
+function everything(port: number, requests: string[]): Promise<RawResponse[]> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const text = () => Buffer.concat(chunks).toString('latin1');
+    let sent = 0;
+    const sendNext = () => socket.write(requests[sent++] ?? '');
+    socket.setTimeout(5000, () => socket.destroy(new Error('connection still open after 5 s')));
+    socket.on('data', (chunk) => {
+      chunks.push(chunk);
+      if (sent < requests.length) {
+        try {
+          if (splitResponses(text()).length >= sent) sendNext();
+        } catch {
+          // the response is not complete yet
+        }
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => {
+      try {
+        resolve(splitResponses(text()));
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+    sendNext();
+  });
+}
+
+describe('a request answered before its body fails to parse gets that one answer', () => {
+  // The route answers 405 as soon as the head arrives; the body that follows is malformed.
+  const head = 'POST /user/123 HTTP/1.1\r\nHost: x\r\n';
+  const cases = {
+    'malformed chunk size': `${head}Transfer-Encoding: chunked\r\n\r\nZZZ\r\nhello\r\n0\r\n\r\n`,
+    'oversized chunk size': `${head}Transfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFFFF\r\nhello\r\n0\r\n\r\n`,
+    'unknown transfer coding': `${head}Transfer-Encoding: foo\r\n\r\nhello`,
+  };
+  for (const [name, send] of Object.entries(cases)) {
+    test(name, async () => {
+      const responses = await everything(gateway.port, [send]);
+      assert.deepEqual(
+        responses.map((r) => r.status),
+        [405],
+        `exactly one response: ${JSON.stringify(responses)}`,
+      );
+      assert.match(responses[0]?.headers['content-type'] ?? '', /^application\/problem\+json/);
+    });
+  }
+
+  test('a malformed request after a completed exchange still gets its 400', async () => {
+    const responses = await everything(gateway.port, [
+      'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n',
+      'GET /healthz HTTP/1.1\r\nHost: x\r\nbad header: x\r\n\r\n',
+    ]);
+    assert.deepEqual(
+      responses.map((r) => r.status),
+      [200, 400],
+    );
+    assert.match(responses[1]?.headers['content-type'] ?? '', /^application\/problem\+json/);
+  });
+});
+
 describe('after the bad input', () => {
   test('405 lists the allowed methods', async () => {
     const response = await raw(gateway.port, request('DELETE', '/user/1'));
     assert.equal(response.headers.allow, 'GET');
+  });
+
+  test('HTTP/1.0 needs no Host header', async () => {
+    const response = await raw(gateway.port, 'GET /healthz HTTP/1.0\r\n\r\n');
+    assert.equal(response.status, 200);
   });
 
   test('hostile trace headers are ignored, not trusted or fatal', async () => {

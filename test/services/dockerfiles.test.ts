@@ -102,9 +102,10 @@ for (const name of ['api-gateway', 'user-service', 'traffic-generator'] as const
       assert.ok(!argv.includes('npm'));
       if (name === 'traffic-generator') {
         assert.deepEqual(argv, ['node', 'dist/cli.js']);
+        assert.equal(pkg.scripts?.start, `exec ${argv.join(' ')}`, 'CMD equals `npm start`');
       } else {
         assert.equal(command[0]?.keyword, 'CMD');
-        assert.deepEqual(argv, (pkg.scripts?.start ?? '').split(' '), 'CMD equals `npm start`');
+        assert.equal(pkg.scripts?.start, `exec ${argv.join(' ')}`, 'CMD equals `npm start`');
         assert.deepEqual(argv, ['node', '--import', '@nos/telemetry/register', 'dist/server.js']);
       }
       const workdirs = final.filter((i) => i.keyword === 'WORKDIR');

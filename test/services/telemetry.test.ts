@@ -174,6 +174,11 @@ describe('traces', () => {
     assert.equal(userServer.status.code, StatusCode.UNSET);
     assert.equal(gatewayClient.status.code, StatusCode.ERROR);
     assert.equal(gatewayClient.attributes['error.type'], '404');
+    assert.deepEqual(
+      spans.filter((s) => s.status.code === StatusCode.ERROR).map((s) => s.name),
+      ['GET'],
+      'the client span is the only error (the walkthrough says "one red span")',
+    );
   });
 
   test('upstream failure: 502, error status, error.type and exception events along the trace', async () => {

@@ -80,9 +80,15 @@ test('incident scenario: faults on for the middle third, then reset; progress an
   assert.match(run.stdout, /user-service faults off/);
   assert.match(
     run.stdout,
-    /t=0s {2}\[baseline\]/,
-    'a progress line (not a terminal: one every 5 s, the first at once)',
+    /t=0s {2}\[baseline\] {2}sent [1-9]\d* .* p50 [\d.]+ms/,
+    'a progress line (not a terminal: the first with the first responses, then one every 5 s)',
   );
+  assert.doesNotMatch(run.stdout, /p50 0\.0ms/, 'no percentiles made up from no responses');
+  assert.match(run.stdout, /by phase/);
+  assert.match(run.stdout, /\n {2}baseline +\d+ requests +200:\d+/);
+  assert.match(run.stdout, /\n {2}incident +\d+ requests +.*\b502:\d+/);
+  assert.match(run.stdout, /\n {2}recovery +\d+ requests +200:\d+/);
+  assert.doesNotMatch(run.stdout, /\n {2}recovery .*\b502:/, 'faults were off in the recovery');
   const summary = /requests {3}(\d+) in/.exec(run.stdout);
   assert.ok(
     summary && Number(summary[1]) >= 150 && Number(summary[1]) <= 185,
@@ -111,6 +117,52 @@ test('a clear error and exit code 1 when the gateway is down', async () => {
     new RegExp(`cannot reach the api-gateway at http://127.0.0.1:${port} \\(ECONNREFUSED\\)`),
   );
   assert.match(run.stderr, /npm run start:api-gateway/);
+});
+
+test('the gateway dies mid-run: the failures are named and the exit code is 1', async () => {
+  const doomed = await startService('api-gateway', {
+    OTEL_SDK_DISABLED: 'true',
+    USER_SERVICE_URL: userService.url,
+  });
+  const running = traffic(['--rate', '50', '--duration', '3', '--gateway-url', doomed.url]);
+  await new Promise((resolve) => setTimeout(resolve, 1200));
+  doomed.signal('SIGKILL');
+  const run = await running;
+  assert.equal(run.code, 1, run.stdout);
+  assert.match(run.stdout, /statuses {3}.*\b200:\d+/, 'answers before the gateway died');
+  assert.match(run.stdout, /errors {5}.*ECONNREFUSED ×\d+.* \(no HTTP response\)/);
+  assert.match(
+    run.stderr,
+    /traffic: \d+ of \d+ requests got no HTTP response \(.*ECONNREFUSED ×\d+.*\): exit code 1/,
+  );
+});
+
+test('Ctrl-C on `npm run traffic` (SIGINT to the process group): one stop, summary, exit 0', async () => {
+  // npm leads its own process group, as the foreground job of a terminal does.
+  const npm = spawn(
+    'npm',
+    ['run', '--silent', 'traffic', '--', '--rate', '20', '--duration', '0'],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, GATEWAY_URL: gateway.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  npm.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  npm.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = once(npm, 'exit');
+  const deadline = Date.now() + 20_000;
+  while (!/sent [1-9]/.test(stdout) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.ok(npm.pid && npm.pid !== process.pid);
+  process.kill(-npm.pid, 'SIGINT');
+  const [code] = await exited;
+  assert.equal(code, 0, `exit code (stderr: ${stderr})`);
+  assert.match(stdout, /requests {3}\d+ in/, 'the summary was printed');
 });
 
 test('invalid options: usage and exit code 1', async () => {

@@ -3,8 +3,8 @@
 // output, so the tests prove the real start command is instrumented. `npm test` builds first.
 //
 // Signals go to the node process itself (its pid is in the "ready" log record), as a container
-// runtime signals PID 1: npm does not forward SIGTERM through its `sh -c`. npm exits with the node
-// process's exit code.
+// runtime signals PID 1. (`npm start` passes SIGTERM and SIGINT on too, the start scripts `exec`
+// node: test/services/start-command.test.ts.) npm exits with the node process's exit code.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -123,7 +123,7 @@ export class ServiceProcess {
     }
   }
 
-  /** Waits for GET /readyz to answer 200, then learns the node process's pid (npm -> sh -> node). */
+  /** Waits for GET /readyz to answer 200, then learns the node process's pid (npm -> node). */
   async waitForReady(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -180,7 +180,13 @@ export class ServiceProcess {
 export async function startService(
   name: ServiceName,
   env: Record<string, string>,
-  options: { port?: number; waitForReady?: boolean; fastTelemetry?: boolean } = {},
+  options: {
+    port?: number;
+    waitForReady?: boolean;
+    fastTelemetry?: boolean;
+    /** npm leads a new process group (for signalling the group, as a terminal's Ctrl-C does). */
+    detached?: boolean;
+  } = {},
 ): Promise<ServiceProcess> {
   const port = options.port ?? (await freePort());
   const base = Object.fromEntries(
@@ -198,6 +204,7 @@ export async function startService(
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached === true,
   });
   const service = new ServiceProcess(name, port, npm);
   service.startedAt = Date.now();

@@ -1,6 +1,8 @@
 // Traffic generator: statistics, request mix, incident phases, options.
 
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { parseOptions, UsageError } from '../../services/traffic-generator/src/options.ts';
 import {
@@ -8,10 +10,12 @@ import {
   incidentPhase,
   pickRequest,
 } from '../../services/traffic-generator/src/scenario.ts';
+import { failureName } from '../../services/traffic-generator/src/failure.ts';
 import {
   formatProgress,
   formatSummary,
   percentile,
+  PhasedStats,
   TrafficStats,
 } from '../../services/traffic-generator/src/stats.ts';
 import { seededRandom } from '../../services/user-service/src/users.ts';
@@ -31,18 +35,21 @@ describe('percentile (nearest rank)', () => {
 });
 
 describe('TrafficStats', () => {
-  test('counts by status, rate, percentiles', () => {
+  test('counts by status and failure, rate, percentiles of the answers', () => {
     const stats = new TrafficStats();
     for (let i = 1; i <= 100; i++)
-      stats.record(i <= 80 ? 200 : i <= 90 ? 404 : 'error', i, 1000 + i * 10);
+      stats.record(i <= 80 ? 200 : i <= 90 ? 404 : 'ECONNREFUSED', i, 1000 + i * 10);
     const s = stats.snapshot(3000, 1000);
     assert.equal(s.total, 100);
-    assert.deepEqual(s.byStatus, { 200: 80, 404: 10, error: 10 });
+    assert.deepEqual(s.byStatus, { 200: 80, 404: 10, ECONNREFUSED: 10 });
+    assert.deepEqual(s.errors, { ECONNREFUSED: 10 });
+    assert.equal(s.failed, 10);
     assert.equal(stats.count(200), 80);
     assert.equal(s.rate, 50);
-    assert.equal(s.p50, 50);
-    assert.equal(s.p95, 95);
-    assert.equal(s.max, 100);
+    // The 10 failures (latencies 91..100) are not response times.
+    assert.equal(s.p50, 45);
+    assert.equal(s.p95, 86);
+    assert.equal(s.max, 90);
   });
 
   test('recent window: only the last seconds count for the live line', () => {
@@ -69,7 +76,7 @@ describe('TrafficStats', () => {
     assert.match(formatProgress(stats.snapshot(0, 0)), /no responses yet/);
     stats.record(200, 12.3, 100);
     stats.record(502, 3.5, 200);
-    const line = formatProgress(stats.snapshot(1000, 0), 'incident');
+    const line = formatProgress(stats.snapshot(1000, 0), { phase: 'incident' });
     assert.match(
       line,
       /t=1s {2}\[incident\] {2}sent 2 {2}rate 2\.0\/s {2}200:1 502:1 {2}p50 3\.5ms p95 12ms/,
@@ -78,6 +85,98 @@ describe('TrafficStats', () => {
     assert.match(summary, /requests {3}2 in 2\.0s \(1\.0\/s\)/);
     assert.match(summary, /invalid {4}3/);
     assert.doesNotMatch(summary, /skipped/);
+    assert.doesNotMatch(summary, /errors/);
+  });
+
+  test('no percentiles made up from nothing', () => {
+    const stats = new TrafficStats();
+    stats.record(200, 5, 0);
+    stats.record('ECONNREFUSED', 1, 9_000);
+    const line = formatProgress(stats.snapshot(10_000, 0));
+    assert.match(line, /no responses in the last 5s$/);
+    assert.doesNotMatch(line, /p50/);
+  });
+
+  test('failures are named and counted in the summary', () => {
+    const stats = new TrafficStats();
+    stats.record(200, 5, 0);
+    for (let i = 0; i < 158; i++) stats.record('ECONNREFUSED', 1, 10);
+    stats.record('UND_ERR_SOCKET', 1, 10);
+    const summary = formatSummary(stats.snapshot(1000, 0));
+    assert.match(summary, /statuses {3}200:1\n/);
+    assert.match(summary, /errors {5}ECONNREFUSED ×158, UND_ERR_SOCKET ×1 \(no HTTP response\)/);
+    assert.match(summary, /latency {4}p50 5\.0ms/);
+  });
+});
+
+describe('PhasedStats', () => {
+  test('no progress line before the first outcome', () => {
+    const stats = new PhasedStats(0);
+    stats.enter('baseline', 0);
+    stats.send();
+    assert.equal(stats.progress(500), undefined);
+  });
+
+  test("a phase's line shows only the requests sent in that phase", () => {
+    const stats = new PhasedStats(0);
+    stats.enter('incident', 0);
+    const slow = stats.send();
+    for (let i = 0; i < 5; i++) stats.send()(502, 900, 1000 + i);
+    stats.enter('recovery', 10_000);
+    // Sent during the incident, answered during the recovery: still the incident's.
+    slow(502, 9_500, 10_100);
+    for (let i = 0; i < 4; i++) stats.send()(200, 3, 10_200 + i);
+    const line = stats.progress(11_000) ?? '';
+    assert.match(
+      line,
+      /^t=11s {2}\[recovery\] {2}sent 4 {2}rate 4\.0\/s {2}200:4 {2}p50 3\.0ms p95 3\.0ms$/,
+    );
+  });
+
+  test('the summary has the run, then each phase', () => {
+    const stats = new PhasedStats(0);
+    for (const [phase, at, status, latency] of [
+      ['baseline', 0, 200, 4],
+      ['incident', 1000, 502, 300],
+      ['recovery', 2000, 200, 5],
+    ] as const) {
+      stats.enter(phase, at);
+      for (let i = 0; i < 10; i++) stats.send()(status, latency, at + i);
+    }
+    const summary = stats.summary(3000);
+    assert.match(summary, /requests {3}30 in 3\.0s/);
+    assert.match(summary, /statuses {3}200:20 502:10/);
+    assert.match(summary, /by phase/);
+    assert.match(summary, /baseline +10 requests +200:10 +p50 4\.0ms/);
+    assert.match(summary, /incident +10 requests +502:10 +p50 300ms/);
+    assert.match(summary, /recovery +10 requests +200:10 +p50 5\.0ms/);
+  });
+
+  test('a run without phases has no per-phase lines', () => {
+    const stats = new PhasedStats(0);
+    stats.send()(200, 1, 10);
+    assert.match(stats.progress(1000) ?? '', /^t=1s {2}sent 1/);
+    assert.doesNotMatch(stats.summary(1000), /by phase/);
+  });
+});
+
+describe('failureName', () => {
+  test("fetch's failures by their code or name", async () => {
+    const refused = new TypeError('fetch failed', {
+      cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }),
+    });
+    assert.equal(failureName(refused), 'ECONNREFUSED');
+    // A server that accepts and never answers.
+    const silent = createServer(() => {});
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const { port } = silent.address() as AddressInfo;
+    const timeout = await fetch(`http://127.0.0.1:${port}/`, {
+      signal: AbortSignal.timeout(50),
+    }).catch((error: unknown) => error);
+    silent.close();
+    assert.equal(failureName(timeout), 'TimeoutError');
+    assert.equal(failureName(new Error('something odd')), 'something odd');
   });
 });
 

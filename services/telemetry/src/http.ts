@@ -3,7 +3,12 @@
 // parser level. Typed against node:http so Express (whose Request/Response extend these) can use them
 // directly.
 
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  STATUS_CODES,
+  type IncomingMessage,
+  type RequestListener,
+  type ServerResponse,
+} from 'node:http';
 import type { Socket } from 'node:net';
 import { isSpanContextValid, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
@@ -218,14 +223,39 @@ export function errorHandler(logger: Logger) {
   };
 }
 
+/** The latest request/response of each connection, to tell whose bytes a parser error is in. */
+const latestExchange = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse }>();
+
+/** Call for every request (server 'request' event), so `handleClientError` knows the connection. */
+export function trackExchange(req: IncomingMessage, res: ServerResponse): void {
+  latestExchange.set(req.socket, { req, res });
+}
+
+/**
+ * True while a response is being written on `socket`, or when the request whose body failed to
+ * parse was already answered (a 405 sent before its malformed chunked body arrives): another
+ * response would be one the client never asked for, or would corrupt the one on the wire.
+ */
+function responseStarted(socket: Socket): boolean {
+  const latest = latestExchange.get(socket);
+  if (!latest?.res.headersSent) return false;
+  return !latest.req.complete || !latest.res.writableFinished;
+}
+
 /**
  * Requests Node's HTTP parser rejects never reach Express (no span, no route): answer them with a
  * problem document too (431 for oversized headers/URL, 408 for slow clients, 400 otherwise) and
- * close the connection. Never throws.
+ * close the connection, unless a response was already started on it (then just close). Never
+ * throws.
  */
 export function handleClientError(logger: Logger) {
   return (error: NodeJS.ErrnoException, socket: Socket): void => {
     if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    if (responseStarted(socket)) {
+      logger.debug({ code: error.code }, 'malformed HTTP request after its response: closed');
       socket.destroy();
       return;
     }
@@ -235,20 +265,67 @@ export function handleClientError(logger: Logger) {
         : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? 408
           : 400;
-    const title = STATUS_CODES[status] ?? 'Bad Request';
-    const body = JSON.stringify({
-      type: 'about:blank',
-      title,
-      status,
-      detail: `malformed HTTP request rejected by the parser (${error.code ?? 'unknown'})`,
-    });
     logger.debug({ code: error.code }, 'malformed HTTP request rejected');
-    socket.end(
-      `HTTP/1.1 ${status} ${title}\r\n` +
-        `content-type: ${PROBLEM_CONTENT_TYPE}; charset=utf-8\r\n` +
-        `content-length: ${Buffer.byteLength(body)}\r\n` +
-        'connection: close\r\n\r\n' +
-        body,
+    endWithProblem(
+      socket,
+      status,
+      `malformed HTTP request rejected by the parser (${error.code ?? 'unknown'})`,
     );
   };
+}
+
+/** Writes a whole problem response on a raw connection and closes it. */
+function endWithProblem(socket: Socket, status: number, detail: string, headers = ''): void {
+  const title = STATUS_CODES[status] ?? 'Error';
+  const body = JSON.stringify({ type: 'about:blank', title, status, detail });
+  socket.end(
+    `HTTP/1.1 ${status} ${title}\r\n${headers}` +
+      `content-type: ${PROBLEM_CONTENT_TYPE}; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\n` +
+      'connection: close\r\n\r\n' +
+      body,
+  );
+}
+
+/**
+ * The server's 'connect' listener. CONNECT asks a proxy for a tunnel; without a listener Node
+ * closes the connection without a word. Answer 405: no method is allowed on an authority here
+ * (an empty Allow, RFC 9110 section 10.2.1).
+ */
+export function rejectConnect(req: IncomingMessage, socket: Socket): void {
+  endWithProblem(
+    socket,
+    405,
+    `CONNECT ${String(req.url).slice(0, 100)}: this server is not a proxy`,
+    'allow: \r\n',
+  );
+}
+
+/** Answers with a problem document and closes the connection (the rest of the request is unread). */
+function rejectAndClose(req: IncomingMessage, res: ServerResponse, status: number, detail: string) {
+  res.shouldKeepAlive = false;
+  sendProblem(req, res, status, detail);
+}
+
+/**
+ * HTTP/1.1 requires a Host header (RFC 9112 section 3.2). Node checks it before any listener and
+ * answers a bare 400; with the server option `requireHostHeader: false` this wrapper gives the same
+ * 400 as a problem document.
+ */
+export function requireHostHeader(app: RequestListener): RequestListener {
+  return (req, res) => {
+    if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+      rejectAndClose(req, res, 400, 'an HTTP/1.1 request needs a Host header');
+      return;
+    }
+    void app(req, res);
+  };
+}
+
+/**
+ * The server's 'checkExpectation' listener: an `Expect` other than 100-continue (which Node
+ * answers itself) gets 417 as a problem document instead of Node's empty one.
+ */
+export function rejectExpectation(req: IncomingMessage, res: ServerResponse): void {
+  rejectAndClose(req, res, 417, `unsupported Expect: ${String(req.headers.expect).slice(0, 100)}`);
 }

@@ -12,12 +12,22 @@
 //   4. telemetry is flushed: the SDK exports pending spans and a last metrics collection, the log
 //      transport exports pending log records (each bounded, so a dead collector cannot hang the exit);
 //   5. exit 0.
-// A second signal during shutdown exits at once (code 130). An uncaught exception or unhandled
-// rejection is logged at fatal level and goes through the same shutdown with exit code 1.
+// A second signal during shutdown exits at once (code 130), except the same signal within a second
+// of the first: that is one request delivered twice (Ctrl-C in a terminal signals the whole process
+// group, npm included, and `npm start` forwards SIGINT and SIGTERM to the service).
+// An uncaught exception or unhandled rejection is logged at fatal level and goes through the same
+// shutdown with exit code 1.
 
 import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { handleClientError, Readiness } from './http.ts';
+import {
+  handleClientError,
+  Readiness,
+  rejectConnect,
+  rejectExpectation,
+  requireHostHeader,
+  trackExchange,
+} from './http.ts';
 import { getTelemetryState } from './state.ts';
 
 export interface ServeOptions {
@@ -66,10 +76,15 @@ export function serve(options: ServeOptions): Promise<RunningServer> {
   const { logger, readiness } = options;
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const flushTimeoutMs = options.flushTimeoutMs ?? 5000;
-  const server = createServer(options.app);
+  // Node's own answers to a missing Host and to an unknown Expect are bare, and to CONNECT silence;
+  // these give problem documents (http.ts).
+  const server = createServer({ requireHostHeader: false }, requireHostHeader(options.app));
+  server.on('checkExpectation', rejectExpectation);
+  server.on('connect', rejectConnect);
   const inFlight = new Set<ServerResponse>();
 
-  server.on('request', (_req, res: ServerResponse) => {
+  server.on('request', (req, res: ServerResponse) => {
+    trackExchange(req, res);
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
     if (readiness.state === 'stopping') res.shouldKeepAlive = false;
@@ -128,8 +143,12 @@ export function serve(options: ServeOptions): Promise<RunningServer> {
     return shuttingDown;
   };
 
+  let firstSignal: { signal: NodeJS.Signals; at: number } | undefined;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
+      const now = Date.now();
+      if (firstSignal?.signal === signal && now - firstSignal.at < 1000) return;
+      firstSignal ??= { signal, at: now };
       if (shuttingDown) {
         process.stderr.write(`${signal} received again during shutdown: exiting now\n`);
         exit(130);

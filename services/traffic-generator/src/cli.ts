@@ -1,34 +1,15 @@
 #!/usr/bin/env node
 // Traffic generator for the api-gateway: `npm run traffic -- --rate 20 --duration 60 --scenario mixed`.
 // Live progress line on a terminal (a line every 5 s when stdout is not a terminal, e.g. in compose),
-// a summary at the end. Exit code 0 after a run, 1 when the gateway is unreachable or an option is
-// invalid, 130 after a second Ctrl-C.
+// a summary at the end (per phase for the incident scenario). Exit codes: see USAGE (options.ts).
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseOptions, USAGE, UsageError, type TrafficOptions } from './options.ts';
-import {
-  dueRequests,
-  incidentPhase,
-  pickRequest,
-  type Phase,
-  type RequestKind,
-} from './scenario.ts';
-import { formatProgress, formatSummary, TrafficStats } from './stats.ts';
+import { dueRequests, incidentPhase, pickRequest, type RequestKind } from './scenario.ts';
+import { failureName } from './failure.ts';
+import { formatErrors, PhasedStats } from './stats.ts';
 
 const TICK_MS = 20;
-
-/** The first error code along the `cause` chain (ECONNREFUSED...), else the innermost message. */
-function errorCode(error: unknown): string {
-  let current: unknown = error;
-  let message = String(error);
-  for (let i = 0; i < 5 && current; i++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    if (current instanceof Error) message = current.message;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return message;
-}
 
 /** Waits until GET /healthz answers (up to `waitSeconds`); a clear error otherwise. */
 async function checkGateway(options: TrafficOptions): Promise<void> {
@@ -46,7 +27,7 @@ async function checkGateway(options: TrafficOptions): Promise<void> {
     } catch (error) {
       if (Date.now() >= deadline) {
         throw new Error(
-          `cannot reach the api-gateway at ${options.gatewayUrl} (${errorCode(error)}).\n` +
+          `cannot reach the api-gateway at ${options.gatewayUrl} (${failureName(error)}).\n` +
             'Start it first (npm run start:api-gateway, or docker compose up), or pass --gateway-url.',
           { cause: error },
         );
@@ -72,23 +53,23 @@ async function setFaults(options: TrafficOptions, on: boolean): Promise<string> 
       ? `user-service faults ${on ? 'on' : 'off'}: ${body}`
       : `WARNING: user-service answered ${response.status} to the fault change: ${body}`;
   } catch (error) {
-    return `WARNING: could not ${on ? 'switch on' : 'reset'} faults at ${url} (${errorCode(error)})`;
+    return `WARNING: could not ${on ? 'switch on' : 'reset'} faults at ${url} (${failureName(error)})`;
   }
 }
 
 export async function run(options: TrafficOptions): Promise<number> {
   await checkGateway(options);
   const tty = process.stdout.isTTY === true;
-  const stats = new TrafficStats();
   const kinds: Record<RequestKind, number> = { valid: 0, unknown: 0, invalid: 0 };
   let skipped = 0;
   let inFlight = 0;
   let sent = 0;
-  let phase: Phase | undefined = options.scenario === 'incident' ? 'baseline' : undefined;
   let faultsOn = false;
   let stopping = false;
   const durationMs = options.duration * 1000;
   const startedAt = Date.now();
+  const stats = new PhasedStats(startedAt);
+  if (options.scenario === 'incident') stats.enter('baseline', startedAt);
 
   const note = (line: string) => process.stdout.write(`${tty ? '\r\x1b[2K' : ''}${line}\n`);
   note(
@@ -100,22 +81,29 @@ export async function run(options: TrafficOptions): Promise<number> {
     const planned = pickRequest(Math.random);
     kinds[planned.kind] += 1;
     inFlight += 1;
+    const record = stats.send();
     const start = performance.now();
     try {
       const response = await fetch(`${options.gatewayUrl}${planned.path}`, {
         signal: AbortSignal.timeout(options.timeoutMs),
       });
       await response.arrayBuffer();
-      stats.record(response.status, performance.now() - start, Date.now());
-    } catch {
-      stats.record('error', performance.now() - start, Date.now());
+      record(response.status, performance.now() - start, Date.now());
+    } catch (error) {
+      record(failureName(error), performance.now() - start, Date.now());
     } finally {
       inFlight -= 1;
     }
   };
 
-  const onSignal = () => {
+  // Ctrl-C in a terminal reaches this process twice when started by npm (the terminal signals the
+  // process group, and npm forwards the signal): the same signal within a second counts once.
+  let firstSignal: { signal: NodeJS.Signals; at: number } | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    const now = Date.now();
+    if (firstSignal?.signal === signal && now - firstSignal.at < 1000) return;
     if (stopping) process.exit(130);
+    firstSignal = { signal, at: now };
     stopping = true;
   };
   process.on('SIGINT', onSignal);
@@ -127,11 +115,11 @@ export async function run(options: TrafficOptions): Promise<number> {
     const now = Date.now();
     const elapsed = now - startedAt;
     if (durationMs > 0 && elapsed >= durationMs) break;
-    if (phase) {
+    if (stats.phase) {
       const next = incidentPhase(elapsed, durationMs);
-      if (next !== phase) {
-        phase = next;
-        faultsOn = phase === 'incident';
+      if (next !== stats.phase) {
+        stats.enter(next, now);
+        faultsOn = next === 'incident';
         note(await setFaults(options, faultsOn));
       }
     }
@@ -144,9 +132,10 @@ export async function run(options: TrafficOptions): Promise<number> {
       }
       void sendOne();
     }
-    if (now - lastProgress >= progressEveryMs) {
+    // The first line once there is something to show, then one per interval.
+    const line = now - lastProgress >= progressEveryMs ? stats.progress(now) : undefined;
+    if (line) {
       lastProgress = now;
-      const line = formatProgress(stats.snapshot(now, startedAt), phase);
       if (tty) process.stdout.write(`\r\x1b[2K${line}`);
       else process.stdout.write(`${line}\n`);
     }
@@ -159,13 +148,14 @@ export async function run(options: TrafficOptions): Promise<number> {
   if (faultsOn) note(await setFaults(options, false));
 
   note('');
-  note(
-    formatSummary(stats.snapshot(Date.now(), startedAt), {
-      ...kinds,
-      skipped,
-      unfinished: inFlight,
-    }),
-  );
+  note(stats.summary(Date.now(), { ...kinds, skipped, unfinished: inFlight }));
+  const { failed, total, errors } = stats.overall.snapshot(Date.now(), startedAt);
+  if (failed > 0) {
+    process.stderr.write(
+      `traffic: ${failed} of ${total} requests got no HTTP response (${formatErrors(errors)}): exit code 1\n`,
+    );
+    return 1;
+  }
   return 0;
 }
 

@@ -38,6 +38,11 @@ Options (environment variable in brackets):
   --timeout-ms <n>        per-request timeout (default 10000)                [TRAFFIC_TIMEOUT_MS]
   --wait <s>              wait up to s seconds for the gateway (default 0)   [TRAFFIC_WAIT]
   -h, --help              this text
+
+Exit code: 0 when every request got an HTTP response (whatever its status: 4xx and 5xx are
+answers, and the incident scenario provokes 502s); 1 when any request got none (connection
+refused or reset, timeout: the summary names each failure and how often), when the gateway is
+unreachable at the start, or when an option is invalid; 130 after a second Ctrl-C.
 `;
 
 export class UsageError extends Error {}
