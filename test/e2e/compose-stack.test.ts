@@ -217,6 +217,9 @@ before(
     );
     buildLocalImages();
     timings.localImagesS = seconds(Date.now() - startedAt);
+    stack = new ComposeStack(compose as string);
+    // What a previous run that could not clean up left behind.
+    await stack.must(['--profile', 'traffic', 'down', '--volumes', '--remove-orphans'], 180_000);
     // docker-compose.yaml binds fixed ports on 127.0.0.1 (the override keeps them): nothing else may.
     for (const [name, service] of Object.entries(baseServices)) {
       for (const port of service.ports ?? []) {
@@ -226,7 +229,6 @@ before(
         });
       }
     }
-    stack = new ComposeStack(compose as string);
     // The services' images: `docker compose build` with the override's NODE_IMAGE (classic builder).
     const built = Date.now();
     await stack.must(['--profile', 'traffic', 'build'], 1_200_000);

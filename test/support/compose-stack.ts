@@ -1,8 +1,7 @@
 // docker-compose.yaml brought up for real by the compose CLI (docker-compose, from the tool cache) on the
 // local Docker engine, with the test-only override of test/support/compose-override.ts: the images of
 // scripts/build-images.sh, and recording stand-ins for Grafana, Loki and Tempo that write what they
-// receive to `recordsDir`. A unique project name keeps its containers, networks and volumes apart;
-// `down()` removes all of them. The engine is asked through its API on /var/run/docker.sock.
+// receive to `recordsDir`. `down()` removes the project's containers, networks and volumes. The engine is asked through its API on /var/run/docker.sock.
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -78,7 +77,9 @@ export interface RunResult {
 }
 
 export class ComposeStack {
-  readonly project = `nos-e2e-${process.pid}-${Date.now().toString(36)}`;
+  // One fixed project name: the file binds fixed host ports, so two runs cannot share a machine anyway,
+  // and the services' images (<project>-<service>) and their build cache stay for the next run.
+  readonly project = process.env.NOS_COMPOSE_PROJECT ?? 'nos-e2e';
   readonly dir = mkdtempSync(join(tmpdir(), 'nos-compose-'));
   readonly recordsDir = join(this.dir, 'records');
   readonly overridePath = join(this.dir, 'override.yaml');
@@ -172,20 +173,10 @@ export class ComposeStack {
     }
   }
 
-  /** Removes the project's containers, networks, volumes and built images, and the temp directory. */
+  /** Removes the project's containers, networks and volumes (not its images), and the temp directory. */
   async down(): Promise<void> {
     await this.run(
-      [
-        '--profile',
-        'traffic',
-        'down',
-        '--volumes',
-        '--remove-orphans',
-        '--rmi',
-        'local',
-        '--timeout',
-        '5',
-      ],
+      ['--profile', 'traffic', 'down', '--volumes', '--remove-orphans', '--timeout', '5'],
       180_000,
     ).catch(() => undefined);
     if (process.env.NOS_KEEP_STACK_DATA !== '1') rmSync(this.dir, { recursive: true, force: true });
