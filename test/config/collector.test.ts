@@ -1,6 +1,6 @@
 // collector/: the one pipeline (config.yaml), the Kubernetes overlay and the builder manifest agree
-// (the manifest lists exactly what the configs built on it use, the compose stand-ins included)
-// with each other and with versions.env, and the built collector accepts both configurations.
+// with each other and with versions.env (the manifest lists exactly what the configs built on it use,
+// the compose stand-ins included), and the built collector accepts both configurations.
 // The last part needs otelcol (scripts/install-tools.sh otelcol): a failure under CI=true when missing.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
