@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: static checks, the build, then every test under Node's built-in runner.
 # Run it as `npm test` (which puts the pinned Node 24 first on PATH).
-# Tests that need a real component (otelcol, prometheus, loki, tempo, helm, docker-compose) find it in
-# $HOME/.cache/node-observability-stack/bin (scripts/install-tools.sh builds them) and fail when it is
-# missing under CI=true.
+# Tests that need a real component (otelcol, prometheus, helm, docker-compose) find it in
+# $HOME/.cache/node-observability-stack/bin (scripts/install-tools.sh builds them); the compose test also
+# needs a Docker engine (scripts/docker-engine.sh) and the local images (scripts/build-images.sh). Under
+# CI=true a missing one fails its tests.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

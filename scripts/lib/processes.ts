@@ -1,4 +1,4 @@
-// Child process management for the local stack (test/support/local-stack.ts, scripts/stack-local.ts):
+// Child process management for tests and scripts that run programs as local processes: free ports,
 // start a program in its own process group, keep the tail of its output (and a log file), wait until
 // an HTTP readiness URL answers, and stop it (SIGTERM to the whole group, SIGKILL after a grace
 // period). Nothing outlives the Node process that started it: an exit hook kills what is left.

@@ -1,9 +1,10 @@
 // collector/: the one pipeline (config.yaml), the Kubernetes overlay and the builder manifest agree
-// with each other and with versions.env, and the built collector accepts both configurations.
+// with each other and with versions.env (the manifest lists exactly what the configs built on it use,
+// the compose stand-ins included), and the built collector accepts both configurations.
 // The last part needs otelcol (scripts/install-tools.sh otelcol): a failure under CI=true when missing.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -47,6 +48,7 @@ const moduleOfType: Record<string, string> = {
   span_metrics: `${contrib}/connector/spanmetricsconnector`,
   service_graph: `${contrib}/connector/servicegraphconnector`,
   health_check: `${contrib}/extension/healthcheckextension`,
+  file: `${contrib}/exporter/fileexporter`,
 };
 const providerModules = ['envprovider', 'fileprovider', 'yamlprovider'].map(
   (p) => `${core}/confmap/provider/${p}`,
@@ -139,11 +141,16 @@ describe('collector config', () => {
 });
 
 describe('collector builder manifest', () => {
-  it('lists exactly the modules of the components that config.yaml and the overlay use', () => {
+  it('lists exactly the modules of the components that the configs built on it use', () => {
+    // Every collector config of the repository runs on this build: the pipeline, its overlays and
+    // any other config under collector/, and the compose tests' recording stand-ins (test/compose/).
+    const configDir = (dir: string): CollectorConfig[] =>
+      readdirSync(join(repoRoot, dir))
+        .filter((f) => f.endsWith('.yaml') && f !== 'builder-config.yaml')
+        .map((f) => parse(readFileSync(join(repoRoot, dir, f), 'utf8')) as CollectorConfig);
+    const configs = [...configDir('collector'), ...configDir(join('test', 'compose'))];
     const needed = new Set(
-      componentIds(config)
-        .concat(componentIds(overlay))
-        .map((id) => moduleOfType[typeOf(id)]),
+      configs.flatMap(componentIds).map((id) => moduleOfType[typeOf(id)] ?? `unknown type ${id}`),
     );
     const listed = [...manifestModules().keys()].filter((m) => !providerModules.includes(m));
     assert.deepEqual(listed.sort(), [...needed].sort());

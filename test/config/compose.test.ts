@@ -127,8 +127,11 @@ describe('docker-compose.yaml: images', () => {
       assert.deepEqual(build, { context: '.', dockerfile: `services/${name}/Dockerfile` }, name);
       assert.ok(existsSync(join(repoRoot, build.dockerfile)), `${build.dockerfile} exists`);
       // The images' base (node:<NODE_VERSION>-...) is pinned like every other image.
+      // Their FROM lines take the NODE_IMAGE build argument, whose default is the pinned image.
       const bases = [
-        ...readFileSync(join(repoRoot, build.dockerfile), 'utf8').matchAll(/^FROM\s+(\S+)/gm),
+        ...readFileSync(join(repoRoot, build.dockerfile), 'utf8').matchAll(
+          /^ARG\s+NODE_IMAGE=(\S+)/gm,
+        ),
       ].map((m) => m[1] as string);
       assert.ok(bases.length > 0, `${build.dockerfile} has FROM lines`);
       for (const base of bases) {
