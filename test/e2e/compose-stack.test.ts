@@ -234,7 +234,18 @@ before(
     await stack.must(['--profile', 'traffic', 'build'], 1_200_000);
     timings.serviceImagesS = seconds(Date.now() - built);
     const up = Date.now();
-    await stack.must(['up', '--detach', '--wait', '--wait-timeout', '300'], 400_000);
+    // Up through the README's quick start (scripts/compose-up.sh), as a user starts it.
+    const quickStart = await stack.quickStart(['--wait-timeout', '300'], 400_000);
+    assert.equal(
+      quickStart.status,
+      0,
+      `scripts/compose-up.sh exited ${quickStart.status}:\n${quickStart.stderr.slice(-4000)}`,
+    );
+    const password = /^GRAFANA_ADMIN_PASSWORD=(\w{32})$/m.exec(
+      readFileSync(join(repoRoot, '.env'), 'utf8'),
+    )?.[1];
+    assert.ok(password, 'the quick start keeps a random 32-hex-digit Grafana password in .env');
+    assert.match(quickStart.stdout, new RegExp(`user admin, password ${password}`));
     timings.upToHealthyS = seconds(Date.now() - up);
     console.log(
       `# compose up to healthy: ${timings.upToHealthyS}s; timings ${JSON.stringify(timings)}`,

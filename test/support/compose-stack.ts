@@ -7,9 +7,42 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { composeFile, overrideYaml } from './compose-override.ts';
 import { repoRoot } from './versions.ts';
+
+// Debian's engine has no BuildKit: the classic builder.
+const classicBuilder = { DOCKER_BUILDKIT: '0', COMPOSE_BAKE: 'false' };
+
+/** Runs a command from the repository root with extra environment, collecting its output. */
+function collect(
+  command: string,
+  args: string[],
+  extraEnv: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: repoRoot,
+      env: { ...process.env, ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', reject);
+    child.once('close', (status) => {
+      clearTimeout(timer);
+      resolve({
+        status,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      });
+    });
+  });
+}
 
 export const dockerSocket = process.env.NOS_DOCKER_SOCKET ?? '/var/run/docker.sock';
 
@@ -95,38 +128,30 @@ export class ComposeStack {
 
   /** `docker-compose -p <project> -f docker-compose.yaml -f <override> ...args`. */
   run(args: string[], timeoutMs = 600_000): Promise<RunResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(
-        this.composeBin,
-        ['-p', this.project, '-f', composeFile, '-f', this.overridePath, ...args],
-        {
-          cwd: repoRoot,
-          env: {
-            ...process.env,
-            // Required by the base file (no default on purpose); the stand-in does not read it.
-            GRAFANA_ADMIN_PASSWORD: 'compose-e2e',
-            // Debian's engine has no BuildKit: the classic builder.
-            DOCKER_BUILDKIT: '0',
-            COMPOSE_BAKE: 'false',
-          },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout.on('data', (c: Buffer) => out.push(c));
-      child.stderr.on('data', (c: Buffer) => err.push(c));
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      child.once('error', reject);
-      child.once('close', (status) => {
-        clearTimeout(timer);
-        resolve({
-          status,
-          stdout: Buffer.concat(out).toString('utf8'),
-          stderr: Buffer.concat(err).toString('utf8'),
-        });
-      });
-    });
+    return collect(
+      this.composeBin,
+      ['-p', this.project, '-f', composeFile, '-f', this.overridePath, ...args],
+      // Required by the base file (no default on purpose); the stand-in does not read it.
+      { ...classicBuilder, GRAFANA_ADMIN_PASSWORD: 'compose-e2e' },
+      timeoutMs,
+    );
+  }
+
+  /**
+   * The README's quick start, `bash scripts/compose-up.sh ...args`, on this project and override
+   * (through Compose's own COMPOSE_FILE and COMPOSE_PROJECT_NAME) and with no Grafana password in the
+   * environment, so the script finds or writes it in the repository's git-ignored .env.
+   */
+  quickStart(args: string[], timeoutMs = 600_000): Promise<RunResult> {
+    const env: NodeJS.ProcessEnv = {
+      ...classicBuilder,
+      COMPOSE_FILE: [composeFile, this.overridePath].join(':'),
+      COMPOSE_PROJECT_NAME: this.project,
+      // The compose CLI of the tool cache, where no `docker compose` plugin is installed.
+      PATH: `${dirname(this.composeBin)}:${process.env.PATH ?? ''}`,
+      GRAFANA_ADMIN_PASSWORD: undefined,
+    };
+    return collect('bash', [join(repoRoot, 'scripts', 'compose-up.sh'), ...args], env, timeoutMs);
   }
 
   /** run(), throwing with the output when the command fails. */
