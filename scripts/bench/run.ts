@@ -66,6 +66,7 @@ const args = parseArgs({
     variants: { type: 'string' },
     json: { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'a-env': { type: 'string' },
     help: { type: 'boolean' },
   },
 }).values as Record<string, string | boolean | undefined>;
@@ -99,6 +100,13 @@ const variants = String(args.variants ?? process.env.BENCH_VARIANTS ?? 'A,B,C')
   .map((v) => v.trim().toUpperCase())
   .filter((v): v is Variant => v === 'A' || v === 'B' || v === 'C');
 const profileDir = args['cpu-prof'] as string | undefined;
+/** Extra environment for A, e.g. OTEL_TRACES_SAMPLER_ARG=0.1: what a knob changes. */
+const aEnv: Record<string, string> = Object.fromEntries(
+  String(args['a-env'] ?? process.env.BENCH_A_ENV ?? '')
+    .split(',')
+    .filter((pair) => pair.includes('='))
+    .map((pair) => [pair.slice(0, pair.indexOf('=')).trim(), pair.slice(pair.indexOf('=') + 1)]),
+);
 
 const wrk = ['/usr/bin/wrk', '/usr/local/bin/wrk', join(toolBin, 'wrk')].find((path) => {
   try {
@@ -203,7 +211,10 @@ interface Pair {
 async function startPair(variant: Variant): Promise<Pair> {
   const [userPort, gatewayPort] = await freePorts(2);
   const common: Record<string, string> = { LOG_LEVEL: 'info', DB_LATENCY_MS: '5' };
-  if (variant === 'A') common.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${sinkOtlpPort}`;
+  if (variant === 'A') {
+    common.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${sinkOtlpPort}`;
+    Object.assign(common, aEnv);
+  }
   if (variant === 'B') common.OTEL_SDK_DISABLED = 'true';
   const nodeArgs = (name: string) =>
     variant === 'C'
@@ -352,7 +363,8 @@ const machine = {
 };
 console.log(
   `bench: ${settings.rounds} rounds of ${variants.join(', ')} (${quick ? 'quick' : 'full'}), ` +
-    `node ${machine.node}, ${machine.cores} cores, load average ${machine.loadAverageAtStart.toFixed(1)}`,
+    `node ${machine.node}, ${machine.cores} cores, load average ${machine.loadAverageAtStart.toFixed(1)}` +
+    (Object.keys(aEnv).length ? `, A with ${JSON.stringify(aEnv)}` : ''),
 );
 const results: RoundResult[] = [];
 for (let round = 0; round < settings.rounds; round++) {
@@ -378,7 +390,7 @@ const report = {
   startedAt: startedAt.toISOString(),
   finishedAt: new Date().toISOString(),
   machine: { ...machine, loadAverageAtEnd: loadavg()[0] ?? Number.NaN },
-  settings: { ...settings, quick, variants },
+  settings: { ...settings, quick, variants, aEnv },
   summary,
   rounds: results,
 };
