@@ -125,6 +125,7 @@ if (!wrk) {
 
 const work = mkdtempSync(join(tmpdir(), 'nos-bench-'));
 const children = new Set<ChildProcess>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
 process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
   rmSync(work, { recursive: true, force: true });
