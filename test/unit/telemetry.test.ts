@@ -1,5 +1,4 @@
-// The shared telemetry package's pure parts: OTEL_* defaults, exporter selection and metric reader
-// timing, the instrumentation allowlist, resource detection and precedence, rate-limited problem
+// The shared telemetry package's pure parts: OTEL_* defaults, the instrumentation allowlist, resource detection and precedence, rate-limited problem
 // reporting, log batch settings, problem documents.
 
 import assert from 'node:assert/strict';
@@ -18,10 +17,8 @@ import { batchLogProcessorConfig } from '../../services/telemetry/src/logger.ts'
 import {
   OTEL_ENV_DEFAULTS,
   logsExportEnabled,
-  metricExportTiming,
   missingOtelDefaults,
   sdkDisabled,
-  usesOwnOtlpGrpcExporter,
 } from '../../services/telemetry/src/otel-env.ts';
 import {
   buildResource,
@@ -59,63 +56,6 @@ describe('OTEL_* defaults', () => {
     assert.equal(logsExportEnabled({}), true);
     assert.equal(logsExportEnabled({ OTEL_LOGS_EXPORTER: 'otlp' }), true);
     assert.equal(logsExportEnabled({ OTEL_LOGS_EXPORTER: 'console, none' }), false);
-  });
-
-  test('OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER: own gRPC exporter only for plain otlp over grpc', () => {
-    for (const signal of ['traces', 'metrics'] as const) {
-      const S = signal.toUpperCase();
-      assert.equal(usesOwnOtlpGrpcExporter({}, signal), true, 'unset: the project default');
-      assert.equal(usesOwnOtlpGrpcExporter({ [`OTEL_${S}_EXPORTER`]: ' OTLP ' }, signal), true);
-      assert.equal(usesOwnOtlpGrpcExporter({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, signal), true);
-      for (const exporters of ['none', 'console', 'otlp,console', 'zipkin', 'prometheus']) {
-        assert.equal(
-          usesOwnOtlpGrpcExporter({ [`OTEL_${S}_EXPORTER`]: exporters }, signal),
-          false,
-          `${exporters}: left to NodeSDK`,
-        );
-      }
-      // An http protocol, general or for this signal (which wins), is left to NodeSDK.
-      const http = { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' };
-      assert.equal(usesOwnOtlpGrpcExporter(http, signal), false);
-      assert.equal(
-        usesOwnOtlpGrpcExporter({ ...http, [`OTEL_EXPORTER_OTLP_${S}_PROTOCOL`]: 'grpc' }, signal),
-        true,
-      );
-      assert.equal(
-        usesOwnOtlpGrpcExporter({ [`OTEL_EXPORTER_OTLP_${S}_PROTOCOL`]: 'http/json' }, signal),
-        false,
-      );
-    }
-    // One signal's choice does not move the other.
-    assert.equal(usesOwnOtlpGrpcExporter({ OTEL_TRACES_EXPORTER: 'none' }, 'metrics'), true);
-  });
-
-  test('OTEL_METRIC_EXPORT_INTERVAL / _TIMEOUT for the metric reader', () => {
-    const timing = (env: Record<string, string>) => metricExportTiming(env);
-    assert.deepEqual(timing(OTEL_ENV_DEFAULTS), {
-      exportIntervalMillis: 10_000,
-      exportTimeoutMillis: 5_000,
-      invalid: [],
-    });
-    assert.deepEqual(timing({}), {
-      exportIntervalMillis: 60_000,
-      exportTimeoutMillis: 30_000,
-      invalid: [],
-    });
-    // A timeout longer than the interval is clamped (the reader would throw).
-    assert.equal(timing({ OTEL_METRIC_EXPORT_INTERVAL: '500' }).exportTimeoutMillis, 500);
-    assert.equal(
-      timing(missingOtelDefaults({ OTEL_METRIC_EXPORT_INTERVAL: '500' })).invalid.length,
-      0,
-    );
-    assert.deepEqual(
-      timing({ OTEL_METRIC_EXPORT_INTERVAL: 'soon', OTEL_METRIC_EXPORT_TIMEOUT: '-1' }),
-      {
-        exportIntervalMillis: 60_000,
-        exportTimeoutMillis: 30_000,
-        invalid: ['OTEL_METRIC_EXPORT_INTERVAL', 'OTEL_METRIC_EXPORT_TIMEOUT'],
-      },
-    );
   });
 
   test('OTEL_BLRP_* reach the log transport', () => {

@@ -103,7 +103,7 @@ export function traceResponse() {
   };
 }
 
-const PROBE_PATHS = new Set(['/healthz', '/readyz']);
+export const PROBE_PATHS = new Set(['/healthz', '/readyz']);
 
 /**
  * One access-log record per request, written when the response is finished (or the client went

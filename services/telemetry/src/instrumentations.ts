@@ -15,6 +15,7 @@ import {
   type InstrumentationConfigMap,
 } from '@opentelemetry/auto-instrumentations-node';
 import { ExpressLayerType } from '@opentelemetry/instrumentation-express';
+import { PROBE_PATHS } from './http.ts';
 
 const OFF = { enabled: false };
 
@@ -24,7 +25,12 @@ export function instrumentationConfig(): Required<InstrumentationConfigMap> {
     // instrumentation-http >= 0.222 emits only the stable HTTP semantic conventions (span attributes
     // and the http.*.request.duration metrics in seconds): OTEL_SEMCONV_STABILITY_OPT_IN is no
     // longer needed and no longer read.
-    '@opentelemetry/instrumentation-http': {},
+    // Liveness and readiness probes (GET, every few seconds per pod) get no trace and no request
+    // metric: they would only fill the trace backend. The access log records them at debug level.
+    '@opentelemetry/instrumentation-http': {
+      ignoreIncomingRequestHook: (request) =>
+        request.method === 'GET' && PROBE_PATHS.has(request.url ?? ''),
+    },
     // Express is instrumented for one thing: it reports the matched route template, from which
     // instrumentation-http names the server span "GET /user/:id" and sets http.route on the span and
     // on http.server.request.duration. The per-middleware spans are switched off: one request = one

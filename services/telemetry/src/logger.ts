@@ -78,7 +78,9 @@ export function createLogger(options: { level: LogLevel }): AppLogger {
       state?.reportProblem ?? ((_l: string, m: string) => process.stderr.write(`${m}\n`));
     report('error', `log transport failed: ${error.message}`);
   });
-  const logger = pino({ level: options.level }, transport);
+  // No pid and hostname in every line: they are resource attributes (process.pid, host.name) of the
+  // OTLP records, and the container runtime labels stdout. Shorter lines cost less to hand over.
+  const logger = pino({ level: options.level, base: undefined }, transport);
 
   let closing: Promise<void> | undefined;
   const close = (timeoutMs = 5000): Promise<void> =>

@@ -3,11 +3,13 @@
 // Runs before the application's first import, which is what lets the instrumentations patch express,
 // pino and http. Main thread only: worker threads inherit the process's execArgv, so pino's transport
 // worker also runs this file; starting a second SDK there would duplicate runtime metrics and export
-// from a thread that serves no requests. The SDK module is imported lazily so the worker loads nothing.
+// from a thread that serves no requests. The SDK module is imported lazily, and only when
+// OTEL_SDK_DISABLED is not "true": a disabled SDK costs no start-up time and no memory.
 
 import { isMainThread } from 'node:worker_threads';
+import { sdkDisabled } from './otel-env.ts';
 
-if (isMainThread) {
+if (isMainThread && !sdkDisabled(process.env)) {
   try {
     const { startTelemetry } = await import('./sdk.ts');
     await startTelemetry();

@@ -10,15 +10,11 @@
 // - NodeSDK (@opentelemetry/sdk-node) with five instrumentations from
 //   @opentelemetry/auto-instrumentations-node: http, express, undici, pino, runtime-node, and no
 //   fs/dns/net noise (instrumentations.ts).
-// - Traces and metrics: OTLP over gRPC, with exporters built here from
-//   @opentelemetry/exporter-trace-otlp-grpc and @opentelemetry/exporter-metrics-otlp-grpc. They read
-//   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]{ENDPOINT,HEADERS,TIMEOUT,COMPRESSION,CERTIFICATE,...}
-//   themselves; spans go through NodeSDK's batch processor (OTEL_BSP_*), metrics through a periodic
-//   reader (OTEL_METRIC_EXPORT_INTERVAL / _TIMEOUT). A user who picks anything else with
-//   OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER (none, console, zipkin, prometheus, a list) or an
-//   http protocol gets NodeSDK's standard handling of those variables instead (otel-env.ts).
-//   Sampler (OTEL_TRACES_SAMPLER*), span limits and propagators (OTEL_PROPAGATORS; default W3C
-//   tracecontext + baggage) are NodeSDK's, from the standard variables.
+// - Traces and metrics: NodeSDK builds the exporters, span processor and metric reader from the
+//   standard variables (OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER, OTEL_EXPORTER_OTLP_*, OTEL_BSP_*,
+//   OTEL_METRIC_EXPORT_INTERVAL / _TIMEOUT), sampler (OTEL_TRACES_SAMPLER*), span limits and
+//   propagators (OTEL_PROPAGATORS; default W3C tracecontext + baggage). otel-env.ts only makes OTLP
+//   over gRPC the default protocol and shortens the metric interval.
 //   Logs are NOT exported from here: pino's transport worker exports them (see logger.ts).
 // - OpenTelemetry's own errors go through a rate-limited reporter to stderr, so an unreachable
 //   collector is reported once a minute per message instead of on every export. Exporter memory is
@@ -28,21 +24,12 @@
 import { register } from 'node:module';
 import { DiagLogLevel, diag, type DiagLogger } from '@opentelemetry/api';
 import { setGlobalErrorHandler } from '@opentelemetry/core';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
-import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
 import { RateLimitedReporter, errorMessage, type ReportLine } from './error-reporter.ts';
 import { createInstrumentations } from './instrumentations.ts';
-import {
-  logsExportEnabled,
-  metricExportTiming,
-  missingOtelDefaults,
-  sdkDisabled,
-  usesOwnOtlpGrpcExporter,
-} from './otel-env.ts';
-import { buildResource, selectDetectors, serviceAttributes } from './resource.ts';
+import { logsExportEnabled, missingOtelDefaults } from './otel-env.ts';
+import { buildResource, selectDetectors } from './resource.ts';
 import { currentServiceInfo } from './service-info.ts';
 import { setTelemetryState } from './state.ts';
 
@@ -75,21 +62,6 @@ function reportingDiagLogger(reporter: RateLimitedReporter): DiagLogger {
   };
 }
 
-function otlpGrpcMetricReader(reporter: RateLimitedReporter): PeriodicExportingMetricReader {
-  const { exportIntervalMillis, exportTimeoutMillis, invalid } = metricExportTiming(process.env);
-  for (const name of invalid) {
-    reporter.report(
-      'warn',
-      `${name}: expected a positive number of milliseconds, using the default`,
-    );
-  }
-  return new PeriodicExportingMetricReader({
-    exporter: new OTLPMetricExporter(),
-    exportIntervalMillis,
-    exportTimeoutMillis,
-  });
-}
-
 export async function startTelemetry(): Promise<void> {
   Object.assign(process.env, missingOtelDefaults(process.env));
 
@@ -97,17 +69,6 @@ export async function startTelemetry(): Promise<void> {
   const reportProblem = (level: 'warn' | 'error', message: string) =>
     reporter.report(level, message);
   const service = currentServiceInfo();
-
-  if (sdkDisabled(process.env)) {
-    setTelemetryState({
-      service,
-      resourceAttributes: serviceAttributes(service),
-      logsEnabled: false,
-      shutdown: async () => {},
-      reportProblem,
-    });
-    return;
-  }
 
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
   register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, registerOptions);
@@ -132,14 +93,6 @@ export async function startTelemetry(): Promise<void> {
     // Detection already happened above (with the container detector and the env detectors last).
     autoDetectResources: false,
     instrumentations: createInstrumentations(),
-    // Without these two options NodeSDK builds the exporters from OTEL_TRACES_EXPORTER /
-    // OTEL_METRICS_EXPORTER (see usesOwnOtlpGrpcExporter).
-    ...(usesOwnOtlpGrpcExporter(process.env, 'traces') && {
-      traceExporter: new OTLPTraceExporter(),
-    }),
-    ...(usesOwnOtlpGrpcExporter(process.env, 'metrics') && {
-      metricReaders: [otlpGrpcMetricReader(reporter)],
-    }),
     // Logs leave through pino-opentelemetry-transport (logger.ts), not through this SDK.
     logRecordProcessors: [],
   });
