@@ -93,7 +93,7 @@ rootfs_tarball() {
 }
 
 build_node() {
-  [[ -x "$node_pkg_dir/bin/node" ]] || "$repo_root/scripts/with-node24.sh" true
+  [[ -x "$node_pkg_dir/bin/node" ]] || "$repo_root/scripts/with-node.sh" true
   [[ -x "$node_pkg_dir/bin/node" ]] || die "Node $NODE_VERSION is not in $node_pkg_dir"
   local npm_version tarball rootfs_tag context recipe extra_ca=""
   npm_version=$(bundled_npm_version)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: static checks, the build, then every test under Node's built-in runner.
-# Run it as `npm test` (which puts the pinned Node 24 first on PATH).
+# Run it as `npm test` (which puts the pinned Node first on PATH).
 # Tests that need a real component (otelcol, prometheus, helm, docker-compose) find it in
 # $HOME/.cache/node-observability-stack/bin (scripts/install-tools.sh builds them); the compose test also
 # needs a Docker engine (scripts/docker-engine.sh) and the local images (scripts/build-images.sh). Under

