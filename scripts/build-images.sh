@@ -71,9 +71,12 @@ bundled_npm_version() {
   grep -m1 -oE 'upgrade npm to [0-9]+\.[0-9]+\.[0-9]+' "$node_pkg_dir/CHANGELOG.md" | awk '{print $4}'
 }
 
+# Packages on top of minbase: the CA store, and libatomic1, which Node 26's binary links against.
+rootfs_packages=ca-certificates,libatomic1
+
 rootfs_tarball() {
   local recipe tarball work
-  recipe=$(printf '%s\n' "$debian_release" minbase ca-certificates "$(cat "$repo_root/images/node/rootfs.sh")" | sha256sum | cut -c1-16)
+  recipe=$(printf '%s\n' "$debian_release" minbase "$rootfs_packages" "$(cat "$repo_root/images/node/rootfs.sh")" | sha256sum | cut -c1-16)
   tarball="$image_cache/debian-$debian_release-minbase-$recipe.tar"
   if [[ ! -s "$tarball" ]]; then
     command -v debootstrap >/dev/null 2>&1 || die "debootstrap is missing (apt-get install debootstrap)"
@@ -81,7 +84,7 @@ rootfs_tarball() {
     work=$(mktemp -d)
     local start=$SECONDS
     log "debootstrap --variant=minbase $debian_release (this takes a few minutes)"
-    debootstrap --variant=minbase --include=ca-certificates "$debian_release" "$work/rootfs" "$debian_mirror" >"$work/debootstrap.log" 2>&1 ||
+    debootstrap --variant=minbase --include="$rootfs_packages" "$debian_release" "$work/rootfs" "$debian_mirror" >"$work/debootstrap.log" 2>&1 ||
       { tail -n 20 "$work/debootstrap.log" >&2; rm -rf "$work"; die "debootstrap failed"; }
     bash "$repo_root/images/node/rootfs.sh" "$work/rootfs"
     tar -C "$work/rootfs" --numeric-owner -cf "$tarball.tmp" .
