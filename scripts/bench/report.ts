@@ -1,5 +1,6 @@
 // The benchmark's summary: medians and spreads per variant, and ratios taken within each round (the
 // variants of one round ran minutes apart on the same machine load), printed as Markdown tables.
+import type { FixedRateResult } from './measure.ts';
 
 export type Variant = 'A' | 'B' | 'C';
 
@@ -15,15 +16,7 @@ export interface RoundResult {
   rssIdle: PerService;
   rssAfter: PerService;
   requestsBeforeRssAfter: number;
-  fixedRate: {
-    sent: number;
-    ok: number;
-    notOk: number;
-    failed: number;
-    p50Ms: number;
-    p99Ms: number;
-    cpuPer10k: number;
-  };
+  fixedRate: FixedRateResult & { cpuPer10k: number };
   saturation: { requests: number; perSecond: number; errors: number; cpuPer10k: number };
   delivery:
     | {
