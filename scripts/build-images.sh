@@ -181,7 +181,8 @@ build_otelcol() {
   trap 'rm -rf "$context"' RETURN
   cp -L "$bin_dir/otelcol" "$context/otelcol-contrib"
   cp -L /etc/ssl/certs/ca-certificates.crt "$context/ca-certificates.crt"
-  cp "$repo_root/collector/config.yaml" "$context/config.yaml"
+  # The default config of the image (compose always names its own): the gateway tier.
+  cp "$repo_root/collector/gateway.yaml" "$context/config.yaml"
   cp "$repo_root/images/otelcol/Dockerfile" "$context/"
   recipe=$(hash_of "$context"/*)
   build "nos-ci/otelcol-contrib:$OTELCOL_VERSION" "$recipe" "$context" "$context/Dockerfile"

@@ -1,6 +1,6 @@
-// collector/: the one pipeline (config.yaml), the Kubernetes overlay and the builder manifest agree
-// with each other and with versions.env (the manifest lists exactly what the configs built on it use,
-// the compose stand-ins included), and the built collector accepts both configurations.
+// collector/: the two tiers (agent.yaml, gateway.yaml), the agent's Kubernetes overlay and the builder
+// manifest agree with each other and with versions.env (the manifest lists exactly what the configs
+// built on it use, the compose stand-ins included), and the built collector accepts every configuration.
 // The last part needs otelcol (scripts/install-tools.sh otelcol): a failure under CI=true when missing.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -13,8 +13,9 @@ import { requireTool } from '../support/tools.ts';
 import { pinnedVersion, repoRoot } from '../support/versions.ts';
 
 const run = promisify(execFile);
-const configPath = join(repoRoot, 'collector', 'config.yaml');
-const overlayPath = join(repoRoot, 'collector', 'k8s-overlay.yaml');
+const agentPath = join(repoRoot, 'collector', 'agent.yaml');
+const agentK8sPath = join(repoRoot, 'collector', 'agent-k8s.yaml');
+const gatewayPath = join(repoRoot, 'collector', 'gateway.yaml');
 const manifestPath = join(repoRoot, 'collector', 'builder-config.yaml');
 
 type Pipeline = { receivers?: string[]; processors?: string[]; exporters?: string[] };
@@ -31,8 +32,10 @@ type Manifest = {
   [kind: string]: unknown;
 };
 
-const config = parse(readFileSync(configPath, 'utf8')) as CollectorConfig;
-const overlay = parse(readFileSync(overlayPath, 'utf8')) as CollectorConfig;
+const read = (path: string): CollectorConfig => parse(readFileSync(path, 'utf8')) as CollectorConfig;
+const agent = read(agentPath);
+const agentK8s = read(agentK8sPath);
+const gateway = read(gatewayPath);
 const manifest = parse(readFileSync(manifestPath, 'utf8')) as Manifest;
 
 // Component type (the part of a component id before '/') -> the Go module that provides it.
@@ -43,6 +46,11 @@ const moduleOfType: Record<string, string> = {
   memory_limiter: `${core}/processor/memorylimiterprocessor`,
   batch: `${core}/processor/batchprocessor`,
   k8s_attributes: `${contrib}/processor/k8sattributesprocessor`,
+  resource: `${contrib}/processor/resourceprocessor`,
+  tail_sampling: `${contrib}/processor/tailsamplingprocessor`,
+  file_log: `${contrib}/receiver/filelogreceiver`,
+  load_balancing: `${contrib}/exporter/loadbalancingexporter`,
+  file_storage: `${contrib}/extension/storage/filestorage`,
   otlp_grpc: `${core}/exporter/otlpexporter`,
   otlp_http: `${core}/exporter/otlphttpexporter`,
   span_metrics: `${contrib}/connector/spanmetricsconnector`,
@@ -79,64 +87,162 @@ function manifestModules(): Map<string, string> {
   return modules;
 }
 
-describe('collector config', () => {
-  it('uses only the current component type names', () => {
-    for (const id of componentIds(config).concat(componentIds(overlay))) {
-      assert.ok(moduleOfType[typeOf(id)], `unknown or deprecated component type in ${id}`);
-    }
-  });
-
-  it('wires every defined component into a pipeline and every pipeline component is defined', () => {
-    const pipelines = Object.values(config.service.pipelines);
-    const used = new Set([
-      ...(config.service.extensions ?? []),
+/** Every component id that a config's pipelines and service.extensions use. */
+function usedIds(c: CollectorConfig): string[] {
+  const pipelines = Object.values(c.service.pipelines);
+  return [
+    ...new Set([
+      ...(c.service.extensions ?? []),
       ...pipelines.flatMap((p) => [
         ...(p.receivers ?? []),
         ...(p.processors ?? []),
         ...(p.exporters ?? []),
       ]),
-    ]);
-    assert.deepEqual([...used].sort(), componentIds(config).sort());
+    ]),
+  ].sort();
+}
+
+/** Collector config merge, as the collector does it for several --config: maps merge, lists replace. */
+function merge(base: unknown, overlay: unknown): unknown {
+  const isMap = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (!isMap(base) || !isMap(overlay)) return overlay === undefined ? base : overlay;
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(overlay)) merged[key] = merge(merged[key], value);
+  return merged;
+}
+const agentInK8s = merge(agent, agentK8s) as CollectorConfig;
+
+describe('collector configs: both tiers', () => {
+  const configs: [string, CollectorConfig][] = [
+    ['agent.yaml', agent],
+    ['agent.yaml + agent-k8s.yaml', agentInK8s],
+    ['gateway.yaml', gateway],
+  ];
+
+  it('use only the current component type names', () => {
+    for (const [name, c] of configs) {
+      for (const id of componentIds(c))
+        assert.ok(moduleOfType[typeOf(id)], `${name}: unknown or deprecated type in ${id}`);
+    }
   });
 
-  it('runs memory_limiter first and batch last in every pipeline', () => {
-    for (const [name, pipeline] of Object.entries(config.service.pipelines)) {
-      assert.deepEqual(pipeline.processors, ['memory_limiter', 'batch'], name);
+  it('wire every defined component into a pipeline, and define every component a pipeline uses', () => {
+    for (const [name, c] of configs) assert.deepEqual(usedIds(c), componentIds(c).sort(), name);
+  });
+
+  it('run memory_limiter first in every pipeline that receives from outside, and batch last', () => {
+    for (const [name, c] of configs) {
+      for (const [id, pipeline] of Object.entries(c.service.pipelines)) {
+        const processors = pipeline.processors ?? [];
+        const fromConnectors = (pipeline.receivers ?? []).every((r) => r in (c.connectors ?? {}));
+        if (!fromConnectors) assert.equal(processors[0], 'memory_limiter', `${name} ${id}`);
+        // traces/all feeds connectors that aggregate: batching would only delay them.
+        const toConnectors = (pipeline.exporters ?? []).every((e) => e in (c.connectors ?? {}));
+        if (!toConnectors) assert.equal(processors.at(-1), 'batch', `${name} ${id}`);
+      }
     }
+  });
+
+  it('give every exporter that leaves the process a persistent queue in file_storage', () => {
+    for (const [name, c] of configs) {
+      for (const [id, exporter] of Object.entries(c.exporters ?? {})) {
+        const queue = exporter.sending_queue as Record<string, unknown> | undefined;
+        assert.equal(queue?.storage, 'file_storage/queue', `${name} ${id}`);
+        assert.notEqual(queue?.enabled, false, `${name} ${id}`);
+      }
+    }
+  });
+});
+
+describe('collector configs: the agent', () => {
+  it('sends everything it receives to the gateways through the load balancer', () => {
+    for (const [id, pipeline] of Object.entries(agentInK8s.service.pipelines))
+      assert.deepEqual(pipeline.exporters, ['load_balancing'], id);
+    const lb = agent.exporters?.load_balancing as Record<string, Record<string, unknown>>;
+    // Default routing: traces by trace id (whole traces per gateway), metrics and logs by service.
+    assert.equal(lb.routing_key, undefined);
+    assert.ok(lb.resolver?.dns, 'DNS resolver: every address of the gateway name is a replica');
+  });
+
+  it('keeps batches under the gateway gRPC receive limit (4 MiB) when its queue drains', () => {
+    const batch = agent.processors?.batch as { send_batch_max_size?: number };
+    assert.ok(batch.send_batch_max_size && batch.send_batch_max_size <= 4096);
+    const receiver = gateway.receivers?.otlp as { protocols: { grpc: Record<string, unknown> } };
+    assert.equal(receiver.protocols.grpc.max_recv_msg_size_mib, 4);
+  });
+
+  it('the Kubernetes overlay restates each OTLP processor list with k8s_attributes before batch', () => {
+    // A list in a later --config replaces the earlier one: the overlay must repeat the whole list.
+    for (const [name, pipeline] of Object.entries(agent.service.pipelines)) {
+      const expected = [...(pipeline.processors ?? [])];
+      expected.splice(expected.indexOf('batch'), 0, 'k8s_attributes');
+      assert.deepEqual(agentK8s.service.pipelines[name]?.processors, expected, name);
+    }
+    assert.deepEqual(Object.keys(agentK8s.service.pipelines).sort(), [
+      ...Object.keys(agent.service.pipelines),
+      'logs/pods',
+    ].sort());
+  });
+
+  it('collects pod logs except from the namespace of the OTLP-logging services and its own', () => {
+    const receiver = agentK8s.receivers?.['file_log/pods'] as { include: string[]; exclude: string[] };
+    assert.deepEqual(receiver.include, ['${env:OTELCOL_POD_LOGS_DIR:-/var/log/pods}/*/*/*.log']);
+    assert.equal(receiver.exclude.length, 2);
+    assert.match(receiver.exclude[0] as string, /OTELCOL_OTLP_LOGS_NAMESPACE:-apps\}_\*\/\*\/\*\.log$/);
+  });
+});
+
+describe('collector configs: the gateway', () => {
+  const pipelines = gateway.service.pipelines;
+
+  it('derives span metrics and the service graph from every span, and samples only what goes to Tempo', () => {
+    assert.deepEqual(pipelines['traces/all'], {
+      receivers: ['otlp'],
+      processors: ['memory_limiter'],
+      exporters: ['span_metrics', 'service_graph'],
+    });
+    assert.deepEqual(pipelines['traces/sampled']?.processors, [
+      'memory_limiter',
+      'tail_sampling',
+      'batch',
+    ]);
+    assert.deepEqual(pipelines['traces/sampled']?.exporters, ['otlp_grpc/tempo']);
+    assert.deepEqual(pipelines['metrics/derived']?.receivers, ['span_metrics', 'service_graph']);
+  });
+
+  it('keeps errors, slow traces and a configurable share of the rest, 100 % by default', () => {
+    const sampling = gateway.processors?.tail_sampling as {
+      policies: { name: string; type: string; [k: string]: unknown }[];
+    };
+    assert.deepEqual(
+      sampling.policies.map((p) => [p.name, p.type]),
+      [
+        ['errors', 'status_code'],
+        ['slow', 'latency'],
+        ['share-of-the-rest', 'probabilistic'],
+      ],
+    );
+    assert.deepEqual(sampling.policies[2]?.probabilistic, {
+      sampling_percentage: '${env:TAIL_SAMPLING_PERCENTAGE:-100}',
+    });
   });
 
   it('exports traces to Tempo over OTLP gRPC, logs to Loki /otlp, metrics to Prometheus /api/v1/otlp', () => {
-    const { pipelines } = config.service;
-    assert.deepEqual(pipelines.traces?.exporters, [
-      'otlp_grpc/tempo',
-      'span_metrics',
-      'service_graph',
-    ]);
-    assert.deepEqual(pipelines.metrics?.receivers, ['otlp', 'span_metrics', 'service_graph']);
     assert.deepEqual(pipelines.logs?.exporters, ['otlp_http/loki']);
     assert.deepEqual(pipelines.metrics?.exporters, ['otlp_http/prometheus']);
-    assert.match(String(config.exporters?.['otlp_http/loki']?.endpoint), /\}\/otlp$/);
+    assert.match(String(gateway.exporters?.['otlp_http/loki']?.endpoint), /\}\/otlp$/);
     assert.match(
-      String(config.exporters?.['otlp_http/prometheus']?.endpoint),
+      String(gateway.exporters?.['otlp_http/prometheus']?.endpoint),
       /\}\/api\/v1\/otlp$/,
     );
+    // One sender into Prometheus: samples of a series stay in time order when the queue drains.
+    const queue = gateway.exporters?.['otlp_http/prometheus']?.sending_queue as { num_consumers?: number };
+    assert.equal(queue.num_consumers, 1);
   });
 
   it('attaches exemplars to the span metrics', () => {
-    assert.deepEqual(config.connectors?.span_metrics?.exemplars, { enabled: true });
-  });
-
-  it('the Kubernetes overlay restates each processor list with k8s_attributes before batch', () => {
-    // A list in a later --config replaces the earlier one: the overlay must repeat the whole list.
-    for (const [name, pipeline] of Object.entries(config.service.pipelines)) {
-      const expected = [...(pipeline.processors ?? [])];
-      expected.splice(expected.indexOf('batch'), 0, 'k8s_attributes');
-      assert.deepEqual(overlay.service.pipelines[name]?.processors, expected, name);
-    }
-    assert.deepEqual(
-      Object.keys(overlay.service.pipelines).sort(),
-      Object.keys(config.service.pipelines).sort(),
-    );
+    assert.deepEqual(gateway.connectors?.span_metrics?.exemplars, { enabled: true });
   });
 });
 
@@ -168,7 +274,7 @@ describe('collector builder manifest', () => {
 });
 
 describe('collector binary', () => {
-  it('is the pinned version and accepts config.yaml alone and with the Kubernetes overlay', async (t) => {
+  it('is the pinned version and accepts the agent (alone and with its overlay) and the gateway', async (t) => {
     const otelcol = requireTool('otelcol', t);
     if (!otelcol) return;
     const { stdout } = await run(otelcol, ['--version']);
@@ -176,7 +282,10 @@ describe('collector binary', () => {
       stdout,
       new RegExp(`\\b${pinnedVersion('OTELCOL_VERSION').replaceAll('.', '\\.')}\\b`),
     );
-    await run(otelcol, ['validate', `--config=${configPath}`]);
-    await run(otelcol, ['validate', `--config=${configPath}`, `--config=${overlayPath}`]);
+    await run(otelcol, ['validate', `--config=${agentPath}`]);
+    await run(otelcol, ['validate', `--config=${agentPath}`, `--config=${agentK8sPath}`], {
+      env: { ...process.env, K8S_NODE_NAME: 'kind-worker' },
+    });
+    await run(otelcol, ['validate', `--config=${gatewayPath}`]);
   });
 });

@@ -13,7 +13,7 @@ import { after, test, type TestContext } from 'node:test';
 import {
   composeFile,
   localImages,
-  localRepositoryOf,
+  localImageOf,
   overrideYaml,
   RECORDS_TARGET,
   splitImage,
@@ -77,12 +77,12 @@ test('the override changes only unpullable images and the Grafana, Loki and Temp
       kinds.push(`${name}: NODE_IMAGE build argument`);
     } else {
       const { repository, tag } = splitImage(was.image ?? '');
-      const local = localRepositoryOf[repository];
+      const local = localImageOf[repository];
       const standIn = standInOf[repository];
       assert.ok(local ?? standIn, `${name}: ${repository} has a local image or a stand-in`);
       if (local) {
         // (a) the same release, built locally.
-        assert.equal(now.image, `${local}:${tag}`, `${name} image`);
+        assert.equal(now.image, local(tag), `${name} image`);
         kinds.push(`${name}: ${was.image} -> ${now.image}`);
       } else {
         // (b) a recording stand-in: its image, command and healthcheck, plus two mounts.

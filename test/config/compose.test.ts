@@ -28,6 +28,11 @@ interface Service {
   healthcheck?: Healthcheck;
   depends_on?: Record<string, { condition: string }>;
   profiles?: string[];
+  restart?: string;
+  user?: string;
+  cap_drop?: string[];
+  cap_add?: string[];
+  network_mode?: string;
 }
 interface ComposeFile {
   name?: string;
@@ -104,7 +109,9 @@ function portOf(address: string): string {
 
 describe('docker-compose.yaml: images', () => {
   const expected: Record<string, string> = {
-    'otel-collector': `otel/opentelemetry-collector-contrib:${pinnedVersion('OTELCOL_VERSION', versions)}`,
+    'otel-agent': `otel/opentelemetry-collector-contrib:${pinnedVersion('OTELCOL_VERSION', versions)}`,
+    'otel-gateway': `otel/opentelemetry-collector-contrib:${pinnedVersion('OTELCOL_VERSION', versions)}`,
+    'otel-queue-volumes': pinnedVersion('NODE_IMAGE', versions),
     prometheus: `prom/prometheus:v${pinnedVersion('PROMETHEUS_VERSION', versions)}`,
     loki: `grafana/loki:${pinnedVersion('LOKI_VERSION', versions)}`,
     tempo: `grafana/tempo:${pinnedVersion('TEMPO_VERSION', versions)}`,
@@ -147,13 +154,13 @@ describe('docker-compose.yaml: images', () => {
   test('the collector image is the release of the builder manifest (collector/builder-config.yaml)', () => {
     const manifest = readYaml('collector/builder-config.yaml');
     assert.ok(manifest, 'collector/builder-config.yaml exists');
-    assert.equal(dig(manifest, 'dist', 'version'), imageTag('otel-collector'));
+    assert.equal(dig(manifest, 'dist', 'version'), imageTag('otel-gateway'));
     const gomods = ['receivers', 'processors', 'exporters', 'connectors', 'extensions']
       .flatMap((kind) => (dig(manifest, kind) as { gomod: string }[] | undefined) ?? [])
       .map((c) => c.gomod);
     for (const gomod of gomods.filter((g) => /opentelemetry-collector-contrib\//.test(g))) {
       assert.ok(
-        gomod.endsWith(` v${imageTag('otel-collector')}`),
+        gomod.endsWith(` v${imageTag('otel-gateway')}`),
         `${gomod}: same release as the image`,
       );
     }
@@ -172,9 +179,14 @@ describe('docker-compose.yaml: images', () => {
       ['loki', dig(readYaml('values/loki.yaml'), 'loki', 'image', 'tag'), imageTag('loki')],
       ['tempo', dig(readYaml('values/tempo.yaml'), 'tempo', 'tag'), imageTag('tempo')],
       [
-        'otel-collector',
-        dig(readYaml('values/otel-collector.yaml'), 'image', 'tag'),
-        imageTag('otel-collector'),
+        'otel-agent',
+        dig(readYaml('values/otel-agent.yaml'), 'image', 'tag'),
+        imageTag('otel-agent'),
+      ],
+      [
+        'otel-gateway',
+        dig(readYaml('values/otel-gateway.yaml'), 'image', 'tag'),
+        imageTag('otel-gateway'),
       ],
     ];
     const mismatches = pairs.filter(([, kind, composeTag]) => String(kind) !== composeTag);
@@ -198,9 +210,10 @@ describe('docker-compose.yaml: files, addresses and environment', () => {
     }
   });
 
-  test('the backends and the collector use the shared configs (no compose-only copies)', () => {
+  test('the backends and the collectors use the shared configs (no compose-only copies)', () => {
     const mounted = (name: string) => bindMounts(name).map((m) => m.source);
-    assert.deepEqual(mounted('otel-collector'), ['collector/config.yaml']);
+    assert.deepEqual(mounted('otel-agent'), ['collector/agent.yaml']);
+    assert.deepEqual(mounted('otel-gateway'), ['collector/gateway.yaml']);
     assert.deepEqual(mounted('prometheus'), ['backends/prometheus.yaml']);
     assert.deepEqual(mounted('loki'), ['backends/loki.yaml']);
     assert.deepEqual(mounted('tempo'), ['backends/tempo.yaml']);
@@ -209,7 +222,7 @@ describe('docker-compose.yaml: files, addresses and environment', () => {
       (service(name).command ?? [])
         .find((arg) => /^-{1,2}config(\.file)?=/.test(arg))
         ?.split('=')[1];
-    for (const name of ['otel-collector', 'prometheus', 'loki', 'tempo']) {
+    for (const name of ['otel-agent', 'otel-gateway', 'prometheus', 'loki', 'tempo']) {
       const targets = bindMounts(name).map((m) => m.target);
       assert.ok(
         targets.includes(configFlag(name) ?? ''),
@@ -227,7 +240,8 @@ describe('docker-compose.yaml: files, addresses and environment', () => {
 
   test('environment variables set for a config are ones that config reads', () => {
     const readers: Record<string, string> = {
-      'otel-collector': 'collector/config.yaml',
+      'otel-agent': 'collector/agent.yaml',
+      'otel-gateway': 'collector/gateway.yaml',
       loki: 'backends/loki.yaml',
       tempo: 'backends/tempo.yaml',
       grafana: 'grafana/provisioning/datasources/datasources.yaml',
@@ -271,9 +285,11 @@ describe('docker-compose.yaml: files, addresses and environment', () => {
   });
 
   test('each address uses the port its target listens on', () => {
-    const collector = service('otel-collector').environment ?? {};
+    const agent = service('otel-agent').environment ?? {};
+    const collector = service('otel-gateway').environment ?? {};
     const listens = {
-      collectorGrpc: portOf(collector.OTELCOL_OTLP_GRPC_ENDPOINT ?? ''),
+      agentGrpc: portOf(agent.OTELCOL_OTLP_GRPC_ENDPOINT ?? ''),
+      gatewayGrpc: portOf(collector.OTELCOL_OTLP_GRPC_ENDPOINT ?? ''),
       tempoOtlp: portOf(service('tempo').environment?.TEMPO_OTLP_GRPC_LISTEN ?? ''),
       tempoHttp: defaultIn('backends/tempo.yaml', 'TEMPO_HTTP_PORT'),
       lokiHttp: defaultIn('backends/loki.yaml', 'LOKI_HTTP_PORT'),
@@ -283,14 +299,18 @@ describe('docker-compose.yaml: files, addresses and environment', () => {
     assert.equal(portOf(collector.TEMPO_OTLP_GRPC_ENDPOINT ?? ''), listens.tempoOtlp);
     assert.equal(portOf(collector.LOKI_URL ?? ''), listens.lokiHttp);
     assert.equal(portOf(collector.PROMETHEUS_URL ?? ''), '9090');
+    assert.equal(portOf(agent.PROMETHEUS_URL ?? ''), '9090');
+    // The agent's load balancer resolves the gateway's service name (every replica) on its port.
+    assert.equal(agent.OTELCOL_GATEWAY_HOSTNAME, 'otel-gateway');
+    assert.equal(agent.OTELCOL_GATEWAY_PORT, listens.gatewayGrpc);
     for (const name of ['api-gateway', 'user-service']) {
       assert.equal(
         portOf(service(name).environment?.OTEL_EXPORTER_OTLP_ENDPOINT ?? ''),
-        listens.collectorGrpc,
+        listens.agentGrpc,
       );
       assert.match(
         service(name).environment?.OTEL_EXPORTER_OTLP_ENDPOINT ?? '',
-        /^http:\/\/otel-collector:/,
+        /^http:\/\/otel-agent:/,
       );
     }
     assert.equal(
@@ -307,14 +327,15 @@ describe('docker-compose.yaml: files, addresses and environment', () => {
   });
 
   test('services listen on every interface of their container (the configs default to 127.0.0.1)', () => {
-    assert.match(
-      service('otel-collector').environment?.OTELCOL_OTLP_GRPC_ENDPOINT ?? '',
-      /^0\.0\.0\.0:/,
-    );
-    assert.match(
-      service('otel-collector').environment?.OTELCOL_OTLP_HTTP_ENDPOINT ?? '',
-      /^0\.0\.0\.0:/,
-    );
+    for (const name of ['otel-agent', 'otel-gateway']) {
+      assert.match(
+        service(name).environment?.OTELCOL_OTLP_GRPC_ENDPOINT ?? '',
+        /^0\.0\.0\.0:/,
+        name,
+      );
+    }
+    // Only the agent takes OTLP over HTTP (from the services); the gateway hears only agents.
+    assert.match(service('otel-agent').environment?.OTELCOL_OTLP_HTTP_ENDPOINT ?? '', /^0\.0\.0\.0:/);
     assert.equal(service('loki').environment?.LOKI_LISTEN_ADDRESS, '0.0.0.0');
     assert.equal(service('tempo').environment?.TEMPO_LISTEN_ADDRESS, '0.0.0.0');
   });
@@ -362,6 +383,34 @@ describe('docker-compose.yaml: files, addresses and environment', () => {
     }
     assert.ok(service('prometheus').command?.includes('--storage.tsdb.path=/prometheus'));
   });
+
+  test("the collectors' persistent queues are named volumes, handed to the collectors' user once", () => {
+    const declared = new Set(Object.keys(compose.volumes ?? {}));
+    const queueVolumes: string[] = [];
+    for (const name of ['otel-agent', 'otel-gateway']) {
+      const dir = service(name).environment?.OTELCOL_STORAGE_DIR ?? '';
+      const volume = (service(name).volumes ?? []).find((v) => v.split(':')[1] === dir);
+      assert.ok(volume && !volume.startsWith('.'), `${name}: a named volume at ${dir}`);
+      assert.ok(declared.has(volume.split(':')[0] as string), `${name}: ${volume} declared`);
+      assert.equal(service(name).user, undefined, `${name} runs as the image's user (10001)`);
+      assert.equal(
+        service(name).depends_on?.['otel-queue-volumes']?.condition,
+        'service_completed_successfully',
+      );
+      queueVolumes.push(volume);
+    }
+    const init = service('otel-queue-volumes');
+    assert.deepEqual(init.volumes, queueVolumes, 'the one-shot mounts exactly the queue volumes');
+    assert.deepEqual(init.command, [
+      'chown',
+      '10001:10001',
+      ...queueVolumes.map((v) => v.split(':')[1] as string),
+    ]);
+    assert.deepEqual(init.cap_drop, ['ALL']);
+    assert.deepEqual(init.cap_add, ['CHOWN']);
+    assert.equal(init.network_mode, 'none');
+    assert.equal(init.restart, undefined, 'runs once');
+  });
 });
 
 describe('docker-compose.yaml: start order, profiles, secrets', () => {
@@ -370,20 +419,26 @@ describe('docker-compose.yaml: start order, profiles, secrets', () => {
       for (const [dependency, { condition }] of Object.entries(s.depends_on ?? {})) {
         assert.ok(serviceNames.has(dependency), `${name} depends on ${dependency}, which exists`);
         const hasCheck = services[dependency]?.healthcheck !== undefined;
+        // A one-shot job is waited for until it has exited successfully.
+        const oneShot = services[dependency]?.restart === undefined;
         assert.equal(
           condition,
-          hasCheck ? 'service_healthy' : 'service_started',
+          oneShot
+            ? 'service_completed_successfully'
+            : hasCheck
+              ? 'service_healthy'
+              : 'service_started',
           `${name} -> ${dependency}: ${hasCheck ? 'healthy' : 'started (no healthcheck possible)'}`,
         );
       }
     }
-    // Everything that serves has a healthcheck, except the collector and Tempo 2.10: their images have
+    // Everything that serves has a healthcheck, except the collectors and Tempo 2.10: their images have
     // no shell and no HTTP client, and neither binary has a health subcommand (Tempo's came with 3.0).
     const withoutCheck = Object.entries(services)
-      .filter(([, s]) => !s.healthcheck && !s.profiles)
+      .filter(([, s]) => !s.healthcheck && !s.profiles && s.restart !== undefined)
       .map(([name]) => name)
       .sort();
-    assert.deepEqual(withoutCheck, ['otel-collector', 'tempo']);
+    assert.deepEqual(withoutCheck, ['otel-agent', 'otel-gateway', 'tempo']);
     assert.equal(service('grafana').depends_on?.prometheus?.condition, 'service_healthy');
     assert.equal(service('api-gateway').depends_on?.['user-service']?.condition, 'service_healthy');
   });

@@ -3,8 +3,8 @@
 // kind gets the same treatment, however many the base file has:
 //   (a) images that cannot be pulled here become the local builds of scripts/build-images.sh, at the
 //       same version: otel/opentelemetry-collector-contrib:<v> -> nos-ci/otelcol-contrib:<v>,
-//       prom/prometheus:<v> -> nos-ci/prometheus:<v>, and the services' Dockerfiles get the local Node
-//       base through their NODE_IMAGE build argument;
+//       prom/prometheus:<v> -> nos-ci/prometheus:<v>, node:<NODE_IMAGE tag> -> the local Node base,
+//       and the services' Dockerfiles get that base through their NODE_IMAGE build argument;
 //   (b) Grafana, Loki and Tempo (AGPL: never built or run here) become recording stand-ins at the same
 //       service name, ports, volumes and environment: a collector with test/compose/<name>.yaml that
 //       receives what the real one would and writes it to a directory the test reads.
@@ -27,10 +27,16 @@ export const localImages = {
   recorder: (): string => `nos-ci/otelcol-recorder:${pinnedVersion('OTELCOL_VERSION')}`,
 };
 
-/** (a): official repository -> local repository; the tag is kept. */
-export const localRepositoryOf: Readonly<Record<string, string>> = {
-  'otel/opentelemetry-collector-contrib': 'nos-ci/otelcol-contrib',
-  'prom/prometheus': 'nos-ci/prometheus',
+/** (a): official repository -> local image, given the official tag. */
+export const localImageOf: Readonly<Record<string, (tag: string) => string>> = {
+  'otel/opentelemetry-collector-contrib': (tag) => `nos-ci/otelcol-contrib:${tag}`,
+  'prom/prometheus': (tag) => `nos-ci/prometheus:${tag}`,
+  // Only the pinned NODE_IMAGE has a local equivalent (same Node version, Debian trixie).
+  node: (tag) => {
+    if (`node:${tag}` !== pinnedVersion('NODE_IMAGE'))
+      throw new Error(`node:${tag} is not NODE_IMAGE of versions.env`);
+    return localImages.node();
+  },
 };
 
 /** (b): official repository -> stand-in config (test/compose/<name>.yaml). */
@@ -77,10 +83,10 @@ export function composeOverride(recordsDir: string, base = readBaseServices()): 
     }
     if (!service.image) throw new Error(`service ${name} has neither build nor image`);
     const { repository, tag } = splitImage(service.image);
-    const local = localRepositoryOf[repository];
+    const local = localImageOf[repository];
     const standIn = standInOf[repository];
     if (local) {
-      services[name] = { image: `${local}:${tag}` };
+      services[name] = { image: local(tag) };
     } else if (standIn) {
       services[name] = {
         image: localImages.recorder(),

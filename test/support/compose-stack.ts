@@ -83,6 +83,9 @@ export interface ContainerInfo {
   State: { Status: string; ExitCode: number; Health?: { Status: string } };
   HostConfig: {
     ReadonlyRootfs: boolean;
+    CapAdd: string[] | null;
+    CapDrop: string[] | null;
+    NetworkMode: string;
     PortBindings: Record<string, { HostIp: string; HostPort: string }[] | null> | null;
   };
   NetworkSettings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null> };
