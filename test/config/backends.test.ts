@@ -97,11 +97,11 @@ describe('loki config (structure; the AGPL binary is not run here)', () => {
     const http = standIn('loki').receivers.otlp.protocols.http;
     assert.equal(http?.endpoint, `0.0.0.0:${loki.server.http_listen_port}`);
     assert.equal(http?.logs_url_path, '/otlp/v1/logs');
-    // The collector posts to LOKI_URL + /otlp (+ /v1/logs, appended by the otlphttp exporter).
-    const collector = readFileSync(join(repoRoot, 'collector', 'config.yaml'), 'utf8');
+    // The gateway posts to LOKI_URL + /otlp (+ /v1/logs, appended by the otlphttp exporter).
+    const collector = readFileSync(join(repoRoot, 'collector', 'gateway.yaml'), 'utf8');
     assert.match(collector, /endpoint: \$\{env:LOKI_URL:-http:\/\/localhost:3100\}\/otlp\n/);
     assert.equal(
-      composeEnv('otel-collector').LOKI_URL,
+      composeEnv('otel-gateway').LOKI_URL,
       `http://loki:${loki.server.http_listen_port}`,
     );
   });
@@ -132,6 +132,6 @@ describe('tempo config (structure; the AGPL binary is not run here)', () => {
     );
     assert.equal(stand.extensions.health_check.path, '/ready');
     const grpcPort = tempo.distributor.receivers.otlp.protocols.grpc.endpoint.split(':').at(-1);
-    assert.equal(composeEnv('otel-collector').TEMPO_OTLP_GRPC_ENDPOINT, `tempo:${grpcPort}`);
+    assert.equal(composeEnv('otel-gateway').TEMPO_OTLP_GRPC_ENDPOINT, `tempo:${grpcPort}`);
   });
 });
