@@ -32,7 +32,8 @@ type Manifest = {
   [kind: string]: unknown;
 };
 
-const read = (path: string): CollectorConfig => parse(readFileSync(path, 'utf8')) as CollectorConfig;
+const read = (path: string): CollectorConfig =>
+  parse(readFileSync(path, 'utf8')) as CollectorConfig;
 const agent = read(agentPath);
 const agentK8s = read(agentK8sPath);
 const gateway = read(gatewayPath);
@@ -179,17 +180,23 @@ describe('collector configs: the agent', () => {
       expected.splice(expected.indexOf('batch'), 0, 'k8s_attributes');
       assert.deepEqual(agentK8s.service.pipelines[name]?.processors, expected, name);
     }
-    assert.deepEqual(Object.keys(agentK8s.service.pipelines).sort(), [
-      ...Object.keys(agent.service.pipelines),
-      'logs/pods',
-    ].sort());
+    assert.deepEqual(
+      Object.keys(agentK8s.service.pipelines).sort(),
+      [...Object.keys(agent.service.pipelines), 'logs/pods'].sort(),
+    );
   });
 
   it('collects pod logs except from the namespace of the OTLP-logging services and its own', () => {
-    const receiver = agentK8s.receivers?.['file_log/pods'] as { include: string[]; exclude: string[] };
+    const receiver = agentK8s.receivers?.['file_log/pods'] as {
+      include: string[];
+      exclude: string[];
+    };
     assert.deepEqual(receiver.include, ['${env:OTELCOL_POD_LOGS_DIR:-/var/log/pods}/*/*/*.log']);
     assert.equal(receiver.exclude.length, 2);
-    assert.match(receiver.exclude[0] as string, /OTELCOL_OTLP_LOGS_NAMESPACE:-apps\}_\*\/\*\/\*\.log$/);
+    assert.match(
+      receiver.exclude[0] as string,
+      /OTELCOL_OTLP_LOGS_NAMESPACE:-apps\}_\*\/\*\/\*\.log$/,
+    );
   });
 });
 
@@ -237,7 +244,9 @@ describe('collector configs: the gateway', () => {
       /\}\/api\/v1\/otlp$/,
     );
     // One sender into Prometheus: samples of a series stay in time order when the queue drains.
-    const queue = gateway.exporters?.['otlp_http/prometheus']?.sending_queue as { num_consumers?: number };
+    const queue = gateway.exporters?.['otlp_http/prometheus']?.sending_queue as {
+      num_consumers?: number;
+    };
     assert.equal(queue.num_consumers, 1);
   });
 

@@ -335,7 +335,10 @@ describe('docker-compose.yaml: files, addresses and environment', () => {
       );
     }
     // Only the agent takes OTLP over HTTP (from the services); the gateway hears only agents.
-    assert.match(service('otel-agent').environment?.OTELCOL_OTLP_HTTP_ENDPOINT ?? '', /^0\.0\.0\.0:/);
+    assert.match(
+      service('otel-agent').environment?.OTELCOL_OTLP_HTTP_ENDPOINT ?? '',
+      /^0\.0\.0\.0:/,
+    );
     assert.equal(service('loki').environment?.LOKI_LISTEN_ADDRESS, '0.0.0.0');
     assert.equal(service('tempo').environment?.TEMPO_LISTEN_ADDRESS, '0.0.0.0');
   });
