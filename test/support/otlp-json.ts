@@ -73,6 +73,7 @@ export function logsOf(lines: string[]): ReceivedLog[] {
         const scope = ((sl.scope as Raw | undefined)?.name as string | undefined) ?? '';
         for (const l of list(sl.logRecords)) {
           logs.push({
+            timeUnixNano: BigInt((l.timeUnixNano as string | undefined) ?? 0),
             traceId: (l.traceId as string | undefined) ?? '',
             spanId: (l.spanId as string | undefined) ?? '',
             flags: Number(l.flags ?? 0),

@@ -117,6 +117,8 @@ export interface ReceivedSpan {
 }
 
 export interface ReceivedLog {
+  /** The record's time (0 when the sender set none). */
+  timeUnixNano: bigint;
   traceId: string;
   spanId: string;
   flags: number;
@@ -325,6 +327,7 @@ export class OtlpReceiver {
         const scope = ((sl.scope as Raw | undefined)?.name as string) ?? '';
         for (const l of list(sl.log_records)) {
           this.logs.push({
+            timeUnixNano: BigInt((l.time_unix_nano as string | undefined) ?? 0),
             traceId: hex(l.trace_id),
             spanId: hex(l.span_id),
             flags: num(l.flags),
