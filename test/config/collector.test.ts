@@ -186,17 +186,17 @@ describe('collector configs: the agent', () => {
     );
   });
 
-  it('collects pod logs except from the namespace of the OTLP-logging services and its own', () => {
+  it('collects pod logs (current and rotated files) except from two namespaces, all their files', () => {
     const receiver = agentK8s.receivers?.['file_log/pods'] as {
       include: string[];
       exclude: string[];
     };
-    assert.deepEqual(receiver.include, ['${env:OTELCOL_POD_LOGS_DIR:-/var/log/pods}/*/*/*.log']);
-    assert.equal(receiver.exclude.length, 2);
-    assert.match(
-      receiver.exclude[0] as string,
-      /OTELCOL_OTLP_LOGS_NAMESPACE:-apps\}_\*\/\*\/\*\.log$/,
-    );
+    const dir = '${env:OTELCOL_POD_LOGS_DIR:-/var/log/pods}';
+    assert.deepEqual(receiver.include, [`${dir}/*/*/*.log`, `${dir}/*/*/*.log.????????-??????`]);
+    assert.deepEqual(receiver.exclude, [
+      `${dir}/\${env:OTELCOL_OTLP_LOGS_NAMESPACE:-apps}_*/*/*`,
+      `${dir}/\${env:OTELCOL_AGENT_NAMESPACE:-otel-agent}_*/*/*`,
+    ]);
   });
 });
 
