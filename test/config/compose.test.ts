@@ -173,7 +173,7 @@ describe('docker-compose.yaml: images', () => {
       ['tempo', dig(readYaml('values/tempo.yaml'), 'tempo', 'tag'), imageTag('tempo')],
       [
         'otel-collector',
-        dig(readYaml('values/otel-collector.yaml'), 'image', 'tag'),
+        dig(readYaml('values/otel-gateway.yaml'), 'image', 'tag'),
         imageTag('otel-collector'),
       ],
     ];
