@@ -227,6 +227,10 @@ for ns in observability apps; do
     kubectl --context "$CONTEXT" -n "$ns" rollout status "$sts" --timeout=300s >/dev/null
   done
 done
+# The collector agents (one per node) that the services send to.
+for ds in $(kubectl --context "$CONTEXT" -n otel-agent get daemonset -o name); do
+  kubectl --context "$CONTEXT" -n otel-agent rollout status "$ds" --timeout=300s >/dev/null
+done
 for _ in $(seq 1 30); do
   curl -fsS -o /dev/null http://localhost:8080/readyz 2>/dev/null && break
   sleep 2

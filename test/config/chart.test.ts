@@ -215,7 +215,7 @@ describe('chart/ (nos-service)', () => {
     assert.equal(envValue(c, 'PORT'), '8080');
     assert.equal(
       envValue(c, 'OTEL_EXPORTER_OTLP_ENDPOINT'),
-      'http://otel-collector.observability.svc.cluster.local:4317',
+      'http://otel-agent.otel-agent.svc.cluster.local:4317',
     );
     const fieldRefs: Record<string, string> = {
       K8S_POD_NAME: 'metadata.name',
@@ -532,7 +532,7 @@ describe('chart/ (nos-service)', () => {
       ]);
     const gateway = (await install('api-gateway')).stdout;
     assert.match(gateway, /NOTES:/);
-    assert.ok(gateway.includes('http://otel-collector.observability.svc.cluster.local:4317'));
+    assert.ok(gateway.includes('http://otel-agent.otel-agent.svc.cluster.local:4317'));
     assert.ok(gateway.includes('port 30080'));
     const users = (await install('user-service')).stdout;
     assert.ok(users.includes('port-forward service/user-service 8081:8081'));

@@ -1,7 +1,8 @@
 // The kind stack's structure and consistency, without a cluster: helmfile.yaml (pins, needs, values
 // files), versions against versions.env and the collector's builder manifest, kind port mappings =
-// NodePorts = the URLs printed by scripts/up.sh and README, Grafana data sources, the collector's
-// config + k8s overlay, Prometheus settings and alert rules (promtool), and the resource footprint.
+// NodePorts = the URLs printed by scripts/up.sh and README, Grafana data sources, the collector's two
+// tiers (agents and gateways: configs, addresses, Services, volumes), Prometheus settings and alert
+// rules (promtool), and the resource footprint.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -18,7 +19,10 @@ import {
   readHelmfile,
   readYaml,
   release,
+  releaseEnvs,
   releaseValue,
+  releaseValues,
+  type EnvVar,
   type Release,
   type Yaml,
 } from '../support/kind-stack.ts';
@@ -31,7 +35,10 @@ const versions = readVersionsEnv();
 const read = (path: string) => readFileSync(join(repoRoot, path), 'utf8');
 
 const kps = release(helmfile, 'kube-prometheus-stack');
-const collector = release(helmfile, 'otel-collector');
+// The collector's two tiers: the gateways (Deployment) and the agents (DaemonSet, one per node).
+const gateway = release(helmfile, 'otel-gateway');
+const agent = release(helmfile, 'otel-agent');
+const services = [release(helmfile, 'api-gateway'), release(helmfile, 'user-service')];
 
 /** Collector config merge, as the collector does it for several --config: maps merge, lists replace. */
 function mergeCollectorConfig(base: unknown, overlay: unknown): unknown {
@@ -59,9 +66,45 @@ function strings(node: unknown): string[] {
   return [];
 }
 
-function extraEnvs(): Map<string, string> {
-  const envs = (releaseValue(collector, 'extraEnvs') ?? []) as { name: string; value: string }[];
-  return new Map(envs.map((e) => [e.name, e.value]));
+/** The plain value of an env var of a collector release ('' when it is unset or not a plain value). */
+function envValue(r: Release, name: string): string {
+  return releaseEnvs(r).get(name)?.value ?? '';
+}
+
+/** The downward API field an env var of a collector release comes from. */
+function envField(r: Release, name: string): string | undefined {
+  return (releaseEnvs(r).get(name) as EnvVar | undefined)?.valueFrom?.fieldRef?.fieldPath;
+}
+
+/** `${env:NAME...}` placeholders in parsed collector config. */
+function envPlaceholders(config: unknown): Set<string> {
+  return new Set(
+    strings(config).flatMap((v) =>
+      [...v.matchAll(/\$\{env:([A-Z_][A-Z0-9_]*)/g)].map((m) => m[1] as string),
+    ),
+  );
+}
+
+/** The chart ports a collector release opens (sorted names). */
+function openPorts(r: Release): string[] {
+  const ports = (releaseValue(r, 'ports') ?? {}) as Record<string, { enabled: boolean }>;
+  return Object.entries(ports)
+    .filter(([, p]) => p.enabled)
+    .map(([name]) => name)
+    .sort();
+}
+
+const volumes = (r: Release) => (releaseValue(r, 'extraVolumes') ?? []) as Yaml[];
+const mounts = (r: Release) =>
+  (releaseValue(r, 'extraVolumeMounts') ?? []) as {
+    name: string;
+    mountPath: string;
+    readOnly?: boolean;
+  }[];
+
+/** The Service a collector release creates: <fullnameOverride>.<namespace>. */
+function collectorService(r: Release): { service: string; namespace: string } {
+  return { service: String(releaseValue(r, 'fullnameOverride')), namespace: r.namespace };
 }
 
 /** http://<service>.<namespace>.svc.cluster.local:<port> -> its parts. */
@@ -102,8 +145,8 @@ describe('helmfile.yaml', () => {
         assert.ok(existsSync(join(repoRoot, file)), `${r.name}: ${file} exists`);
       assert.match(
         r.namespace,
-        /^(observability|apps)$/,
-        `${r.name}: apps and the stack in their namespaces`,
+        r.name === 'otel-agent' ? /^otel-agent$/ : /^(observability|apps)$/,
+        `${r.name}: apps and the stack in their namespaces, the collector agents in their own`,
       );
     }
     assert.equal(release(helmfile, 'api-gateway').namespace, 'apps');
@@ -135,14 +178,21 @@ describe('helmfile.yaml', () => {
       'kube-prometheus-stack installs its CRDs (crds/)',
     );
     assert.equal(kps.disableValidationOnInstall, true);
-    assert.equal(releaseValue(collector, 'serviceMonitor.enabled'), false);
+    assert.equal(releaseValue(gateway, 'serviceMonitor.enabled'), false);
+    assert.equal(releaseValue(agent, 'serviceMonitor.enabled'), false);
     assert.equal(releaseValue(release(helmfile, 'tempo'), 'serviceMonitor.enabled'), false);
+    // Backends, then the collector's gateways, then its agents, then the services that send to them.
+    for (const backend of ['kube-prometheus-stack', 'loki', 'tempo'])
+      assert.ok(gateway.needs?.includes(`observability/${backend}`), `gateways after ${backend}`);
     assert.ok(
-      collector.needs?.includes('observability/kube-prometheus-stack'),
-      'collector after Prometheus',
+      agent.needs?.includes(`${gateway.namespace}/${gateway.name}`),
+      'agents after gateways',
     );
-    // The services start after the collector, the gateway after user-service.
-    assert.ok(release(helmfile, 'user-service').needs?.includes('observability/otel-collector'));
+    for (const r of services)
+      assert.ok(
+        r.needs?.includes(`${agent.namespace}/${agent.name}`),
+        `${r.name} after the agents`,
+      );
     assert.ok(release(helmfile, 'api-gateway').needs?.includes('apps/user-service'));
   });
 
@@ -167,7 +217,8 @@ describe('versions', () => {
       'kube-prometheus-stack': 'KUBE_PROMETHEUS_STACK_CHART_VERSION',
       loki: 'LOKI_CHART_VERSION',
       tempo: 'TEMPO_CHART_VERSION',
-      'otel-collector': 'OTEL_COLLECTOR_CHART_VERSION',
+      'otel-gateway': 'OTEL_COLLECTOR_CHART_VERSION',
+      'otel-agent': 'OTEL_COLLECTOR_CHART_VERSION',
     };
     for (const [name, key] of Object.entries(charts)) {
       assert.equal(
@@ -182,10 +233,11 @@ describe('versions', () => {
     assert.equal(images.tempo, pinnedVersion('TEMPO_VERSION', versions));
     assert.equal(images.otelcol, pinnedVersion('OTELCOL_VERSION', versions));
     assert.equal(images.grafana, pinnedVersion('GRAFANA_VERSION', versions));
-    assert.equal(
-      releaseValue(collector, 'image.repository'),
-      'otel/opentelemetry-collector-contrib',
-    );
+    for (const tier of [gateway, agent]) {
+      assert.equal(releaseValue(tier, 'image.repository'), 'otel/opentelemetry-collector-contrib');
+      assert.equal(releaseValue(tier, 'image.tag'), images.otelcol, `${tier.name}: same image`);
+      assert.equal(releaseValue(tier, 'command.name'), 'otelcol-contrib');
+    }
   });
 
   it('run the collector of the builder manifest and the Kubernetes of the kind node image', () => {
@@ -245,14 +297,10 @@ describe('ports', () => {
   });
 
   it('point the services and the collector at Services that the releases create', () => {
-    const fullname = String(releaseValue(collector, 'fullnameOverride'));
-    for (const name of ['api-gateway', 'user-service']) {
-      const endpoint = clusterUrl(String(releaseValue(release(helmfile, name), 'otel.endpoint')));
-      assert.deepEqual(
-        endpoint,
-        { service: fullname, namespace: collector.namespace, port: 4317 },
-        name,
-      );
+    // The services send to the agents' Service (the agent of their own node: internalTrafficPolicy Local).
+    for (const r of services) {
+      const endpoint = clusterUrl(String(releaseValue(r, 'otel.endpoint')));
+      assert.deepEqual(endpoint, { ...collectorService(agent), port: 4317 }, r.name);
     }
     const users = release(helmfile, 'user-service');
     const url = clusterUrl(
@@ -307,7 +355,6 @@ describe('Grafana and Tempo', () => {
 
   it('points the data sources at the backends the releases create (and where the collector writes)', () => {
     const env = (releaseValue(kps, 'grafana.env') ?? {}) as Record<string, string>;
-    const collectorEnv = extraEnvs();
     const prometheus = clusterUrl(env.PROMETHEUS_URL as string);
     assert.deepEqual(prometheus, {
       service: `${kps.name}-prometheus`,
@@ -326,10 +373,11 @@ describe('Grafana and Tempo', () => {
       namespace: tempo.namespace,
       port: 3200,
     });
-    // Grafana reads from where the collector writes.
-    assert.equal(collectorEnv.get('PROMETHEUS_URL'), env.PROMETHEUS_URL);
-    assert.equal(collectorEnv.get('LOKI_URL'), env.LOKI_URL);
-    assert.deepEqual(clusterUrl(collectorEnv.get('TEMPO_OTLP_GRPC_ENDPOINT') ?? ''), {
+    // Grafana reads from where the gateways write (and the agents push their own metrics).
+    assert.equal(envValue(gateway, 'PROMETHEUS_URL'), env.PROMETHEUS_URL);
+    assert.equal(envValue(agent, 'PROMETHEUS_URL'), env.PROMETHEUS_URL);
+    assert.equal(envValue(gateway, 'LOKI_URL'), env.LOKI_URL);
+    assert.deepEqual(clusterUrl(envValue(gateway, 'TEMPO_OTLP_GRPC_ENDPOINT')), {
       service: tempo.name,
       namespace: tempo.namespace,
       port: 4317,
@@ -423,107 +471,252 @@ describe('Grafana and Tempo', () => {
 });
 
 describe('OpenTelemetry Collector', () => {
-  const config = parse(read('collector/config.yaml')) as Yaml;
-  const overlay = parse(read('collector/k8s-overlay.yaml')) as Yaml;
-  const merged = mergeCollectorConfig(config, overlay) as Yaml;
+  // What each tier runs: the files of its --config flags, merged as the collector merges them.
+  const tiers = [
+    { release: gateway, files: ['collector/gateway.yaml'] },
+    { release: agent, files: ['collector/agent.yaml', 'collector/agent-k8s.yaml'] },
+  ].map((tier) => ({
+    ...tier,
+    config: tier.files
+      .map((file) => parse(read(file)) as Yaml)
+      .reduce<Yaml>((all, config) => mergeCollectorConfig(all, config) as Yaml, {}),
+  }));
+  const builder = readYaml('collector/builder-config.yaml');
+  // Component type -> module: "k8s_attributes" -> .../k8sattributesprocessor; otlp_grpc is otlpexporter.
+  const aliases: Record<string, string> = { otlpgrpc: 'otlp' };
+  const built = (kind: string) =>
+    new Set(
+      ((builder[kind] ?? []) as { gomod: string }[]).map((c) => {
+        const module = (c.gomod.split(' ')[0] as string).split('/').pop() as string;
+        return module.replace(new RegExp(`${kind.replace(/s$/, '')}$`), '');
+      }),
+    );
+  const kinds = ['receivers', 'processors', 'exporters', 'connectors', 'extensions'];
+  type Pipelines = Record<string, Record<string, string[]>>;
 
-  it('config and k8s overlay parse, use only defined components, all in the builder manifest', () => {
-    for (const file of ['collector/config.yaml', 'collector/k8s-overlay.yaml']) {
-      // Both go through the chart's `tpl` (relay.yaml and the overlay ConfigMap).
-      assert.ok(!read(file).includes('{{'), `${file} must not contain "{{"`);
-    }
-    const builder = readYaml('collector/builder-config.yaml');
-    // Component type -> module: "k8s_attributes" -> .../k8sattributesprocessor; otlp_grpc is otlpexporter.
-    const aliases: Record<string, string> = { otlpgrpc: 'otlp' };
-    const built = (kind: string) =>
-      new Set(
-        ((builder[kind] ?? []) as { gomod: string }[]).map((c) => {
-          const module = (c.gomod.split(' ')[0] as string).split('/').pop() as string;
-          return module.replace(new RegExp(`${kind.replace(/s$/, '')}$`), '');
-        }),
-      );
-    const kinds = ['receivers', 'processors', 'exporters', 'connectors', 'extensions'];
-    const pipelines = at(merged, 'service.pipelines') as Record<string, Record<string, string[]>>;
-    const used = new Map<string, Set<string>>(kinds.map((k) => [k, new Set()]));
-    for (const [name, pipeline] of Object.entries(pipelines)) {
-      for (const kind of ['receivers', 'processors', 'exporters']) {
-        for (const id of pipeline[kind] ?? []) {
-          const defined = Object.keys((merged[kind] ?? {}) as Yaml).includes(id);
-          const connector =
-            kind !== 'processors' && Object.keys((merged.connectors ?? {}) as Yaml).includes(id);
-          assert.ok(defined || connector, `pipeline ${name}: ${kind} ${id} is defined`);
-          used.get(connector && !defined ? 'connectors' : kind)?.add(id);
+  it('configs parse, use only defined components, all in the builder manifest', () => {
+    for (const { release: r, files, config } of tiers) {
+      for (const file of files) {
+        // Each goes through the chart's `tpl` (relay.yaml, the agent-k8s ConfigMap).
+        assert.ok(!read(file).includes('{{'), `${file} must not contain "{{"`);
+      }
+      const pipelines = at(config, 'service.pipelines') as Pipelines;
+      const used = new Map<string, Set<string>>(kinds.map((k) => [k, new Set()]));
+      for (const [name, pipeline] of Object.entries(pipelines)) {
+        for (const kind of ['receivers', 'processors', 'exporters']) {
+          for (const id of pipeline[kind] ?? []) {
+            const defined = Object.keys((config[kind] ?? {}) as Yaml).includes(id);
+            const connector =
+              kind !== 'processors' && Object.keys((config.connectors ?? {}) as Yaml).includes(id);
+            assert.ok(defined || connector, `${r.name} pipeline ${name}: ${kind} ${id} is defined`);
+            used.get(connector && !defined ? 'connectors' : kind)?.add(id);
+          }
         }
       }
-    }
-    for (const id of (at(merged, 'service.extensions') ?? []) as string[])
-      used.get('extensions')?.add(id);
-    // Everything the overlay defines is used by a pipeline.
-    for (const kind of kinds) {
-      for (const id of Object.keys((overlay[kind] ?? {}) as Yaml)) {
-        assert.ok(used.get(kind)?.has(id), `overlay ${kind} ${id} is used in a pipeline`);
+      for (const id of (at(config, 'service.extensions') ?? []) as string[])
+        used.get('extensions')?.add(id);
+      // Everything a tier's files define is used (no preset of the chart adds anything: see below).
+      for (const kind of kinds) {
+        for (const id of Object.keys((config[kind] ?? {}) as Yaml)) {
+          assert.ok(used.get(kind)?.has(id), `${r.name}: ${kind} ${id} is used in a pipeline`);
+        }
       }
-    }
-    // The chart's kubernetesAttributes preset adds `k8s_attributes` as well.
-    used.get('processors')?.add('k8s_attributes');
-    for (const [kind, ids] of used) {
-      const modules = built(kind);
-      for (const id of ids) {
-        const type = (id.split('/')[0] as string).replaceAll('_', '');
-        assert.ok(
-          modules.has(aliases[type] ?? type),
-          `${kind} ${id} is built (collector/builder-config.yaml)`,
-        );
+      for (const [kind, ids] of used) {
+        const modules = built(kind);
+        for (const id of ids) {
+          const type = (id.split('/')[0] as string).replaceAll('_', '');
+          assert.ok(
+            modules.has(aliases[type] ?? type),
+            `${r.name}: ${kind} ${id} is built (collector/builder-config.yaml)`,
+          );
+        }
       }
+      // Every pipeline fed by the OTLP receiver refuses data first when memory runs short.
+      for (const [name, pipeline] of Object.entries(pipelines)) {
+        if ((pipeline.receivers ?? []).some((id) => !(id in ((config.connectors ?? {}) as Yaml))))
+          assert.equal(pipeline.processors?.[0], 'memory_limiter', `${r.name} ${name}`);
+      }
+      // The pipeline is the repository's files alone: no chart preset writes components into it.
+      const presets = (releaseValue(r, 'presets') ?? {}) as Record<string, Yaml>;
+      for (const [name, preset] of Object.entries(presets))
+        assert.notEqual(preset.enabled, true, `${r.name}: preset ${name} is off`);
     }
-    // The overlay keeps memory_limiter first and puts k8s_attributes before batch.
-    for (const [name, pipeline] of Object.entries(pipelines)) {
-      const processors = pipeline.processors ?? [];
-      assert.equal(processors[0], 'memory_limiter', `${name}: memory_limiter first`);
-      assert.ok(processors.indexOf('k8s_attributes') > 0, `${name}: k8s_attributes`);
-      assert.ok(
-        processors.indexOf('k8s_attributes') < processors.indexOf('batch'),
-        `${name}: k8s_attributes before batch`,
-      );
+    // The agent's overlay puts k8s_attributes after memory_limiter and before batch on what the
+    // services send (batching loses the client address); the pod logs need no API lookups.
+    const agentPipelines = at(tiers[1]?.config, 'service.pipelines') as Pipelines;
+    for (const name of ['traces', 'metrics', 'logs']) {
+      const processors = agentPipelines[name]?.processors ?? [];
+      assert.deepEqual(processors, ['memory_limiter', 'k8s_attributes', 'batch'], name);
     }
+    assert.deepEqual(agentPipelines['logs/pods']?.receivers, ['file_log/pods']);
+    assert.ok(!agentPipelines['logs/pods']?.processors?.includes('k8s_attributes'));
   });
 
   it('gets an address for every ${env:...} of its config in the cluster', () => {
-    const envs = extraEnvs();
-    const names = new Set(
-      strings(config).flatMap((v) =>
-        [...v.matchAll(/\$\{env:([A-Z_][A-Z0-9_]*)/g)].map((m) => m[1]),
-      ),
+    // The :8888 pull endpoint of the collectors' own metrics may stay on localhost (they are pushed);
+    // the tail-sampling knobs keep their defaults (every trace kept).
+    const defaultsKept = new Set([
+      'OTELCOL_METRICS_HOST',
+      'OTELCOL_METRICS_PORT',
+      'TAIL_SAMPLING_PERCENTAGE',
+      'TAIL_SAMPLING_LATENCY_THRESHOLD_MS',
+    ]);
+    for (const { release: r, files, config } of tiers) {
+      const envs = releaseEnvs(r);
+      const names = envPlaceholders(config);
+      assert.ok(names.size > 5, `${files.join(' + ')} read their addresses from the environment`);
+      for (const name of names) {
+        if (defaultsKept.has(name)) continue;
+        const env = envs.get(name);
+        assert.ok(env?.value || env?.valueFrom, `values/${r.name}.yaml sets ${name}`);
+      }
+      for (const name of ['OTELCOL_OTLP_GRPC_ENDPOINT', 'OTELCOL_HEALTH_ENDPOINT']) {
+        assert.match(
+          envValue(r, name),
+          /^0\.0\.0\.0:\d+$/,
+          `${r.name}: ${name} on every interface`,
+        );
+      }
+      // The chart's liveness/readiness probes call the health_check extension on 13133.
+      assert.equal(envValue(r, 'OTELCOL_HEALTH_ENDPOINT'), '0.0.0.0:13133', r.name);
+      // The chart renders its files: alternateConfig from the repository, no chart default config.
+      const template = read(`values/${r.name}.config.yaml.gotmpl`);
+      assert.match(
+        template,
+        new RegExp(`alternateConfig:\\n\\{\\{ readFile "\\.\\./${files[0]?.replace('.', '\\.')}"`),
+      );
+    }
+    // The gateway: OTLP gRPC only (the agents' protocol), on the port its Service publishes.
+    assert.equal(envValue(gateway, 'OTELCOL_OTLP_GRPC_ENDPOINT'), '0.0.0.0:4317');
+    assert.deepEqual(openPorts(gateway), ['otlp']);
+    // The agent: OTLP gRPC and HTTP from the services.
+    assert.equal(envValue(agent, 'OTELCOL_OTLP_GRPC_ENDPOINT'), '0.0.0.0:4317');
+    assert.equal(envValue(agent, 'OTELCOL_OTLP_HTTP_ENDPOINT'), '0.0.0.0:4318');
+    assert.deepEqual(openPorts(agent), ['otlp', 'otlp-http']);
+    // HOSTNAME (service.instance.id of the gateway's derived series) is the pod's name.
+    assert.equal(envField(gateway, 'HOSTNAME'), 'metadata.name');
+    // agent-k8s.yaml: the second --config, mounted from the ConfigMap the .gotmpl creates.
+    const agentTemplate = read('values/otel-agent.config.yaml.gotmpl');
+    assert.ok(agentTemplate.includes('readFile "../collector/agent-k8s.yaml"'));
+    const extraArgs = (releaseValue(agent, 'command.extraArgs') ?? []) as string[];
+    assert.deepEqual(extraArgs, ['--config=/etc/otelcol-k8s/agent-k8s.yaml']);
+    const overlayMount = mounts(agent).find((m) => m.mountPath === '/etc/otelcol-k8s');
+    const overlayVolume = volumes(agent).find((v) => v.name === overlayMount?.name);
+    assert.equal(at(overlayVolume, 'configMap.name'), 'otel-agent-k8s');
+    assert.ok(agentTemplate.includes('name: otel-agent-k8s'));
+  });
+
+  it('runs the gateways as a Deployment of 2 behind a headless Service', () => {
+    assert.equal(releaseValue(gateway, 'mode'), 'deployment');
+    assert.equal(releaseValue(gateway, 'replicaCount'), 2);
+    assert.notEqual(releaseValue(gateway, 'autoscaling.enabled'), true, 'a fixed 2, no HPA');
+    // Headless: the DNS name answers with every Ready pod's address, one exporter per gateway.
+    assert.equal(releaseValue(gateway, 'service.clusterIP'), 'None');
+    assert.notEqual(releaseValue(gateway, 'service.enabled'), false);
+    // No Kubernetes API access needed (the agents add the k8s attributes).
+    assert.equal(releaseValue(gateway, 'serviceAccount.automountServiceAccountToken'), false);
+  });
+
+  it("points the agents at the gateways' headless Service (load_balancing DNS resolver)", () => {
+    const resolver = at(tiers[1]?.config, 'exporters.load_balancing.resolver.dns') as Yaml;
+    assert.match(String(resolver.hostname), /\$\{env:OTELCOL_GATEWAY_HOSTNAME/);
+    assert.match(String(resolver.port), /\$\{env:OTELCOL_GATEWAY_PORT/);
+    const { service, namespace } = collectorService(gateway);
+    assert.equal(
+      envValue(agent, 'OTELCOL_GATEWAY_HOSTNAME'),
+      `${service}.${namespace}.svc.cluster.local`,
     );
-    // The :8888 pull endpoint of the collector's own metrics may stay on localhost (they are pushed).
-    const localOnly = new Set(['OTELCOL_METRICS_HOST', 'OTELCOL_METRICS_PORT']);
-    for (const name of names) {
-      if (!localOnly.has(name as string))
-        assert.ok(envs.has(name as string), `values/otel-collector.yaml sets ${name}`);
+    // The gateway's listener port, which its Service publishes unchanged (chart default 4317 -> 4317).
+    const gatewayPort = envValue(gateway, 'OTELCOL_OTLP_GRPC_ENDPOINT').split(':')[1];
+    assert.equal(envValue(agent, 'OTELCOL_GATEWAY_PORT'), gatewayPort);
+    assert.equal(releaseValue(gateway, 'ports.otlp.servicePort') ?? 4317, Number(gatewayPort));
+  });
+
+  it('runs the agents as a DaemonSet behind a node-local Service, with no port on the node', () => {
+    assert.equal(releaseValue(agent, 'mode'), 'daemonset');
+    // A DaemonSet gets a Service only when asked; Local keeps each service's traffic on its node.
+    assert.equal(releaseValue(agent, 'service.enabled'), true);
+    assert.equal(releaseValue(agent, 'service.internalTrafficPolicy'), 'Local');
+    assert.notEqual(releaseValue(agent, 'service.clusterIP'), 'None');
+    // The chart gives a DaemonSet's ports their own number as hostPort unless it is 0: none here.
+    for (const name of openPorts(agent))
+      assert.equal(releaseValue(agent, `ports.${name}.hostPort`), 0, `${name}: no hostPort`);
+    assert.notEqual(releaseValue(agent, 'hostNetwork'), true);
+    // Never a surge: two agents on one node would contend for the same queue directory.
+    assert.equal(releaseValue(agent, 'rollout.rollingUpdate.maxSurge'), undefined);
+  });
+
+  it('gives the agents their node, their RBAC and the namespaces of the pod logs', () => {
+    // k8s_attributes watches only this node's pods.
+    const k8sAttributes = at(tiers[1]?.config, 'processors.k8s_attributes') as Yaml;
+    assert.equal(at(k8sAttributes, 'filter.node_from_env_var'), 'K8S_NODE_NAME');
+    assert.equal(envField(agent, 'K8S_NODE_NAME'), 'spec.nodeName');
+    // The ClusterRole (no preset: see values/otel-agent.yaml) covers what the extraction reads.
+    assert.equal(releaseValue(agent, 'clusterRole.create'), true);
+    const rules = (releaseValue(agent, 'clusterRole.rules') ?? []) as {
+      apiGroups: string[];
+      resources: string[];
+      verbs: string[];
+    }[];
+    const allowed = (group: string, resource: string) =>
+      rules.some(
+        (rule) =>
+          rule.apiGroups.includes(group) &&
+          rule.resources.includes(resource) &&
+          ['get', 'list', 'watch'].every((verb) => rule.verbs.includes(verb)),
+      );
+    assert.ok(allowed('', 'pods'), 'pods');
+    assert.ok(allowed('', 'namespaces'), 'namespaces');
+    assert.ok(allowed('apps', 'replicasets'), 'replicasets (k8s.deployment.name)');
+    for (const rule of rules)
+      assert.deepEqual([...rule.verbs].sort(), ['get', 'list', 'watch'], 'read only');
+    assert.notEqual(releaseValue(agent, 'serviceAccount.automountServiceAccountToken'), false);
+    // Pod logs: every namespace but the services' (they send their logs over OTLP) and the agents'.
+    const serviceNamespaces = new Set(services.map((r) => r.namespace));
+    assert.deepEqual([...serviceNamespaces], [envValue(agent, 'OTELCOL_OTLP_LOGS_NAMESPACE')]);
+    assert.equal(envField(agent, 'OTELCOL_AGENT_NAMESPACE'), 'metadata.namespace');
+  });
+
+  it('keeps the queues on volumes: hostPath for the agents, emptyDir for the gateways', () => {
+    // The agent: the queue and the pod logs on the node, mounted where its config reads them.
+    const agentVolume = (mountPath: string) => {
+      const mount = mounts(agent).find((m) => m.mountPath === mountPath);
+      assert.ok(mount, `the agent mounts ${mountPath}`);
+      return { mount, volume: volumes(agent).find((v) => v.name === mount.name) };
+    };
+    const queue = agentVolume(envValue(agent, 'OTELCOL_STORAGE_DIR'));
+    assert.equal(at(queue.volume, 'hostPath.path'), '/var/lib/otelcol/agent');
+    assert.equal(at(queue.volume, 'hostPath.type'), 'DirectoryOrCreate');
+    assert.notEqual(queue.mount.readOnly, true);
+    const logs = agentVolume(envValue(agent, 'OTELCOL_POD_LOGS_DIR'));
+    assert.equal(at(logs.volume, 'hostPath.path'), '/var/log/pods');
+    assert.equal(logs.mount.readOnly, true, 'pod logs read only');
+    // The gateway: its queue on an emptyDir (a Deployment's replicas cannot share one claim).
+    const mount = mounts(gateway).find(
+      (m) => m.mountPath === envValue(gateway, 'OTELCOL_STORAGE_DIR'),
+    );
+    const volume = volumes(gateway).find((v) => v.name === mount?.name);
+    assert.ok(at(volume, 'emptyDir'), 'the gateway queue is an emptyDir');
+    assert.ok(at(volume, 'emptyDir.sizeLimit'), 'with a size limit');
+  });
+
+  it('mounts hostPath volumes only in the otel-agent release', () => {
+    const hostPaths = (node: unknown): number => {
+      if (node === null || typeof node !== 'object') return 0;
+      return Object.entries(node).reduce(
+        (n, [key, value]) => n + (key === 'hostPath' ? 1 : 0) + hostPaths(value),
+        0,
+      );
+    };
+    for (const r of helmfile.releases) {
+      // Plain values parsed; the templates (not YAML before helmfile renders them) as text.
+      const templates = (r.values ?? []).filter((file) => file.endsWith('.gotmpl'));
+      const count =
+        releaseValues(r).reduce((n, values) => n + hostPaths(values), 0) +
+        templates.reduce((n, file) => n + (read(file).match(/^\s*hostPath:/gm) ?? []).length, 0);
+      if (r.name === agent.name) assert.equal(count, 2, 'pod logs and the queue');
+      else assert.equal(count, 0, `${r.name} has no hostPath volume`);
     }
-    for (const name of [
-      'OTELCOL_OTLP_GRPC_ENDPOINT',
-      'OTELCOL_OTLP_HTTP_ENDPOINT',
-      'OTELCOL_HEALTH_ENDPOINT',
-    ]) {
-      assert.match(envs.get(name) ?? '', /^0\.0\.0\.0:\d+$/, `${name} listens on every interface`);
-    }
-    // The chart's liveness/readiness probes call the health_check extension on 13133.
-    assert.equal(envs.get('OTELCOL_HEALTH_ENDPOINT'), '0.0.0.0:13133');
-    // Chart ports = the listeners: OTLP gRPC and HTTP, nothing of the chart's defaults.
-    const ports = releaseValue(collector, 'ports') as Record<string, { enabled: boolean }>;
-    const open = Object.entries(ports)
-      .filter(([, p]) => p.enabled)
-      .map(([name]) => name)
-      .sort();
-    assert.deepEqual(open, ['otlp', 'otlp-http']);
-    // Deployment mode with the k8s attributes preset, the two files of the repository, no chart defaults.
-    assert.equal(releaseValue(collector, 'mode'), 'deployment');
-    assert.equal(releaseValue(collector, 'presets.kubernetesAttributes.enabled'), true);
-    const template = read('values/otel-collector.config.yaml.gotmpl');
-    assert.match(template, /alternateConfig:\n\{\{ readFile "\.\.\/collector\/config\.yaml"/);
-    assert.ok(template.includes('readFile "../collector/k8s-overlay.yaml"'));
-    assert.ok(template.includes('--config=/etc/otelcol-k8s/k8s-overlay.yaml'));
   });
 });
 
@@ -592,7 +785,10 @@ describe('footprint', () => {
     const chartDefaults = readYaml('chart/values.yaml');
     const fromChart = (r: Release, path: string) =>
       releaseValue(r, path) ?? at(chartDefaults, path);
-    const containers: [string, unknown][] = [
+    // One pod of each DaemonSet per node of kind-config.yaml.
+    const nodes = ((readYaml('kind-config.yaml').nodes ?? []) as unknown[]).length;
+    const gateways = Number(releaseValue(gateway, 'replicaCount'));
+    const containers: [string, unknown, number?][] = [
       ['prometheus', releaseValue(kps, 'prometheus.prometheusSpec.resources')],
       [
         'prometheus config-reloader',
@@ -600,22 +796,24 @@ describe('footprint', () => {
       ],
       ['prometheus-operator', releaseValue(kps, 'prometheusOperator.resources')],
       ['kube-state-metrics', releaseValue(kps, 'kube-state-metrics.resources')],
-      ['node-exporter (1 node)', releaseValue(kps, 'prometheus-node-exporter.resources')],
+      ['node-exporter (per node)', releaseValue(kps, 'prometheus-node-exporter.resources'), nodes],
       ['grafana', releaseValue(kps, 'grafana.resources')],
       ['grafana dashboard sidecar', releaseValue(kps, 'grafana.sidecar.resources')],
       ['loki', releaseValue(release(helmfile, 'loki'), 'singleBinary.resources')],
       ['tempo', releaseValue(release(helmfile, 'tempo'), 'tempo.resources')],
-      ['otel-collector', releaseValue(collector, 'resources')],
+      ['otel-gateway (per replica)', releaseValue(gateway, 'resources'), gateways],
+      ['otel-agent (per node)', releaseValue(agent, 'resources'), nodes],
       ['api-gateway', fromChart(release(helmfile, 'api-gateway'), 'resources')],
       ['user-service', fromChart(release(helmfile, 'user-service'), 'resources')],
     ];
     const sum = { requests: { cpu: 0, memory: 0 }, limits: { cpu: 0, memory: 0 } };
-    for (const [name, resources] of containers) {
+    assert.ok(nodes >= 1 && gateways >= 1);
+    for (const [name, resources, count = 1] of containers) {
       for (const kind of ['requests', 'limits'] as const) {
         for (const resource of ['cpu', 'memory'] as const) {
           const quantity = at(resources, `${kind}.${resource}`);
           assert.ok(quantity !== undefined, `${name}: ${kind}.${resource} is set`);
-          sum[kind][resource] += parseQuantity(quantity as string);
+          sum[kind][resource] += count * parseQuantity(quantity as string);
         }
       }
     }
@@ -693,14 +891,17 @@ describe('helmfile (the binary, offline)', () => {
       readYaml('values/prometheus-rules.yaml'),
     );
 
-    // Collector: config.yaml as alternateConfig, the overlay as a mounted file, a checksum that rolls the pod.
-    const collectorValues = embedded('otel-collector');
-    assert.deepEqual(collectorValues.alternateConfig, readYaml('collector/config.yaml'));
-    const overlayText = read('collector/k8s-overlay.yaml');
-    const overlayManifest = ((collectorValues.extraManifests ?? []) as Yaml[])[0];
-    assert.equal((overlayManifest?.data as Yaml | undefined)?.['k8s-overlay.yaml'], overlayText);
+    // Collector: gateway.yaml and agent.yaml as alternateConfig; agent-k8s.yaml as the agent's mounted
+    // second config, with a checksum that rolls the agents when it changes.
+    assert.deepEqual(embedded('otel-gateway').alternateConfig, readYaml('collector/gateway.yaml'));
+    const agentValues = embedded('otel-agent');
+    assert.deepEqual(agentValues.alternateConfig, readYaml('collector/agent.yaml'));
+    const overlayText = read('collector/agent-k8s.yaml');
+    const overlayManifest = ((agentValues.extraManifests ?? []) as Yaml[])[0];
+    assert.equal(at(overlayManifest, 'metadata.name'), 'otel-agent-k8s');
+    assert.equal((overlayManifest?.data as Yaml | undefined)?.['agent-k8s.yaml'], overlayText);
     assert.equal(
-      at(collectorValues, 'podAnnotations.checksum/k8s-overlay'),
+      at(agentValues, 'podAnnotations.checksum/agent-k8s'),
       createHash('sha256').update(overlayText).digest('hex'),
     );
 

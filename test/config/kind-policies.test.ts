@@ -3,7 +3,9 @@
 // - Pod Security: each namespace's enforced level, and the third-party pods' security settings in
 //   values/ against the "restricted" rules (test/support/pod-security.ts);
 // - Loki's index labels of OTLP logs: one deliberate list (local, compose and kind), nothing per pod;
-// - the collector's k8s_attributes extract list as its comments describe it;
+// - the collector's two tiers: gateways "restricted", agents "privileged" in their own namespace with
+//   no more privilege than reading the node's pod log files needs;
+// - the collector's k8s_attributes extract list;
 // - every repository path that the kind stack's files name in their comments exists.
 // The third-party charts cannot be downloaded here: their values are checked structurally, against
 // keys read in the charts at the versions pinned in helmfile.yaml.
@@ -34,6 +36,40 @@ const read = (path: string) => readFileSync(join(repoRoot, path), 'utf8');
 
 type Namespace = { metadata: { name: string; labels: Record<string, string> } };
 const namespaces = parseAllDocuments(read('namespaces.yaml')).map((d) => d.toJS() as Namespace);
+
+/**
+ * A collector release's pod as the opentelemetry-collector chart (0.170.0, templates/_pod.tpl) renders
+ * it: `securityContext` is the container's, `podSecurityContext` the pod's, the chart's config volume
+ * plus `extraVolumes`; `ports` as the chart gives them to a DaemonSet (hostPort unless 0).
+ */
+function collectorPod(r: ReturnType<typeof release>): PodSpec {
+  const agent = releaseValue(r, 'mode') === 'daemonset';
+  const ports = (releaseValue(r, 'ports') ?? {}) as Record<
+    string,
+    { enabled: boolean; hostPort?: number }
+  >;
+  const chartHostPorts: Record<string, number> = { otlp: 4317, 'otlp-http': 4318 };
+  return {
+    hostNetwork: releaseValue(r, 'hostNetwork') === true,
+    securityContext: (releaseValue(r, 'podSecurityContext') ?? {}) as PodSpec['securityContext'],
+    containers: [
+      {
+        name: 'opentelemetry-collector',
+        securityContext: releaseValue(r, 'securityContext') as never,
+        ports: Object.entries(ports)
+          .filter(([, port]) => port.enabled)
+          .map(([name, port]) => ({
+            hostPort: agent ? (port.hostPort ?? chartHostPorts[name]) : undefined,
+          })),
+      },
+    ],
+    volumes: [
+      { name: 'opentelemetry-collector-configmap', configMap: { name: r.name } },
+      ...((releaseValue(r, 'extraVolumes') ?? []) as Yaml[]),
+    ],
+  };
+}
+
 const level = (name: string) =>
   namespaces.find((n) => n.metadata.name === name)?.metadata.labels[
     'pod-security.kubernetes.io/enforce'
@@ -99,9 +135,10 @@ describe('Pod Security', () => {
     }
     assert.equal(level('apps'), 'restricted');
     assert.equal(level('observability'), 'restricted');
+    assert.equal(level('otel-agent'), 'privileged');
   });
 
-  it('keeps node-exporter, the one privileged pod, in a namespace of its own', () => {
+  it('keeps node-exporter, a privileged pod, in a namespace of its own', () => {
     const namespace = releaseValue(kps, 'prometheus-node-exporter.namespaceOverride') as string;
     assert.notEqual(namespace, kps.namespace);
     assert.equal(level(namespace), 'privileged');
@@ -152,18 +189,40 @@ describe('Pod Security', () => {
     assert.equal(strictestLevel(chartDefaults), 'baseline');
   });
 
-  it('runs the collector under "restricted" (values/otel-collector.yaml)', () => {
-    const collector = release(helmfile, 'otel-collector');
-    const pod: PodSpec = {
-      containers: [
-        {
-          name: 'otel-collector',
-          securityContext: releaseValue(collector, 'securityContext') as never,
-        },
+  it('runs the collector gateways under "restricted" (values/otel-gateway.yaml)', () => {
+    const gateway = release(helmfile, 'otel-gateway');
+    assert.equal(level(gateway.namespace), 'restricted');
+    assert.deepEqual(restrictedViolations(collectorPod(gateway)), []);
+  });
+
+  it('keeps the collector agents, hostPath and root, in a privileged namespace of their own', () => {
+    const agent = release(helmfile, 'otel-agent');
+    assert.equal(level(agent.namespace), 'privileged');
+    // Nothing else is installed there.
+    assert.deepEqual(
+      helmfile.releases.filter((r) => r.namespace === agent.namespace).map((r) => r.name),
+      [agent.name],
+    );
+    const pod = collectorPod(agent);
+    assert.equal(strictestLevel(pod), 'privileged');
+    // Only the two hostPath volumes put it above "baseline": no host namespaces, no hostPort, no
+    // added capability, no privileged container.
+    assert.deepEqual(baselineViolations(pod), [
+      'volume pod-logs: hostPath',
+      'volume queue: hostPath',
+    ]);
+    // And only root (to read the root-owned log files) on top of that keeps it from "restricted":
+    // every other setting of the restricted profile holds.
+    assert.deepEqual(
+      restrictedViolations(pod).filter((v) => !v.includes('hostPath')),
+      [
+        'container opentelemetry-collector: runAsNonRoot is not true',
+        'container opentelemetry-collector: runAsUser 0',
       ],
-      volumes: [{ name: 'k8s-overlay', configMap: { name: 'otel-collector-k8s-overlay' } }],
-    };
-    assert.deepEqual(restrictedViolations(pod), []);
+    );
+    const context = releaseValue(agent, 'securityContext') as Yaml;
+    assert.equal(context.readOnlyRootFilesystem, true);
+    assert.deepEqual(at(context, 'capabilities.add') ?? [], [], 'no capability added back');
   });
 
   it('the checker itself tells the levels apart (kubernetes.io pod-security-standards)', () => {
@@ -255,7 +314,7 @@ describe('Loki index labels of OTLP logs', () => {
     // The services set service.name / service.namespace (services/telemetry) and
     // deployment.environment.name (values, compose); the collector's k8s_attributes adds the k8s.* ones.
     const overlay = at(
-      readYaml('collector/k8s-overlay.yaml'),
+      readYaml('collector/agent-k8s.yaml'),
       'processors.k8s_attributes.extract.metadata',
     ) as string[];
     const set = new Set([
@@ -269,10 +328,9 @@ describe('Loki index labels of OTLP logs', () => {
 });
 
 describe("the collector's k8s_attributes", () => {
-  it('extracts exactly the six attributes its comment names (replacing the chart preset list)', () => {
-    const overlayText = read('collector/k8s-overlay.yaml');
+  it('extracts exactly these six attributes (not the 23 of the chart preset, which stays off)', () => {
     const extracted = at(
-      readYaml('collector/k8s-overlay.yaml'),
+      readYaml('collector/agent-k8s.yaml'),
       'processors.k8s_attributes.extract.metadata',
     ) as string[];
     assert.deepEqual(extracted, [
@@ -283,12 +341,11 @@ describe("the collector's k8s_attributes", () => {
       'k8s.deployment.name',
       'k8s.node.name',
     ]);
-    assert.match(overlayText, /these six attributes/);
-    assert.equal(
-      releaseValue(release(helmfile, 'otel-collector'), 'presets.kubernetesAttributes.enabled'),
-      true,
-      'the preset still brings the RBAC and the pipeline wiring',
-    );
+    // The preset would add its own k8s_attributes (23 attributes) to relay.yaml: the agent's
+    // ClusterRole comes from clusterRole.rules instead (test/config/helmfile.test.ts checks them).
+    const agent = release(helmfile, 'otel-agent');
+    assert.notEqual(releaseValue(agent, 'presets.kubernetesAttributes.enabled'), true);
+    assert.equal(releaseValue(agent, 'clusterRole.create'), true);
   });
 });
 
@@ -298,7 +355,9 @@ describe('paths named in the kind stack files', () => {
       'kind-config.yaml',
       'helmfile.yaml',
       'namespaces.yaml',
-      'collector/k8s-overlay.yaml',
+      'collector/agent.yaml',
+      'collector/agent-k8s.yaml',
+      'collector/gateway.yaml',
       'backends/loki.yaml',
       'backends/tempo.yaml',
       ...readdirSync(join(repoRoot, 'values')).map((f) => `values/${f}`),

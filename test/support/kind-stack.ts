@@ -58,6 +58,19 @@ export function releaseValue(release: Release, path: string): unknown {
   return found;
 }
 
+/** One entry of a chart's `extraEnvs` (a container's env): a value or a downward API field. */
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { fieldRef?: { fieldPath: string } };
+}
+
+/** The release's `extraEnvs` by name (the opentelemetry-collector chart's key). */
+export function releaseEnvs(release: Release): Map<string, EnvVar> {
+  const envs = (releaseValue(release, 'extraEnvs') ?? []) as EnvVar[];
+  return new Map(envs.map((e) => [e.name, e]));
+}
+
 export function release(helmfile: Helmfile, name: string): Release {
   const found = helmfile.releases.find((r) => r.name === name);
   if (!found) throw new Error(`helmfile.yaml has no release ${name}`);
@@ -79,7 +92,8 @@ export function kindStackImages(
     grafana: str(releaseValue(kps, 'grafana.image.tag')),
     loki: str(releaseValue(release(helmfile, 'loki'), 'loki.image.tag')),
     tempo: str(releaseValue(release(helmfile, 'tempo'), 'tempo.tag')),
-    otelcol: str(releaseValue(release(helmfile, 'otel-collector'), 'image.tag')),
+    // The collector's two releases (agent, gateway) run the same image; helmfile.test.ts checks they agree.
+    otelcol: str(releaseValue(release(helmfile, 'otel-gateway'), 'image.tag')),
   };
 }
 
