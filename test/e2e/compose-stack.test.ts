@@ -324,7 +324,9 @@ describe('compose: containers as docker-compose.yaml says', { skip: skipReason }
       if (isOneShot(service) && service.user === '0') {
         // The queue volumes' owner fix: root with CHOWN as its only capability, and no network.
         assert.deepEqual(c.HostConfig.CapDrop, ['ALL'], `${name} drops every capability`);
-        assert.deepEqual(c.HostConfig.CapAdd, ['CHOWN'], `${name} keeps only CHOWN`);
+        // The engine reports capabilities with or without their CAP_ prefix.
+        const added = (c.HostConfig.CapAdd ?? []).map((cap) => cap.replace(/^CAP_/, ''));
+        assert.deepEqual(added, ['CHOWN'], `${name} keeps only CHOWN`);
         assert.equal(c.HostConfig.NetworkMode, 'none', `${name} has no network`);
         users.push(`${name}=root (CHOWN only, no network, exited)`);
         continue;
