@@ -366,8 +366,8 @@ describe('agent restart: what the agent accepted survives kill -9 (persistent qu
 
 // What the services' own OTLP gRPC exporters drop while the agent is unreachable, and how long after
 // it returns: measured, not asserted (the exporters buffer in memory and give up after their timeout;
-// the gRPC channel reconnects with backoff). NOS_TOPOLOGY_MEASURE=1 adds the 60 s outage and a longer
-// export timeout; by default only the 5 s outage runs.
+// the gRPC channel reconnects with backoff). NOS_TOPOLOGY_MEASURE=1 adds the 60 s outage, a longer
+// export timeout and OTLP over HTTP; by default only the 5 s outage runs.
 describe("the services' exporters while the agent is down", () => {
   const variants: { outageMs: number; env: Record<string, string>; label: string }[] = [
     { outageMs: 5000, env: {}, label: 'project defaults' },
@@ -379,6 +379,15 @@ describe("the services' exporters while the agent is down", () => {
             outageMs: 60_000,
             env: { OTEL_EXPORTER_OTLP_TIMEOUT: '30000' },
             label: 'timeout 30 s',
+          },
+          // OTLP over HTTP: no gRPC channel, so no reconnect backoff after the agent returns.
+          {
+            outageMs: 60_000,
+            env: {
+              OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+              OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${PORTS.agentOtlpHttp}`,
+            },
+            label: 'OTLP over HTTP',
           },
         ]
       : []),

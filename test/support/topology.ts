@@ -32,6 +32,7 @@ export const PORTS = {
   userService: 21081,
   prometheus: 21090,
   agentOtlpGrpc: 21317,
+  agentOtlpHttp: 21318,
   agentMetrics: 21888,
   agentHealth: 21133,
   tempoHealth: 21120,
@@ -218,6 +219,8 @@ export class Topology {
     await this.create('agent', [
       '-p',
       `127.0.0.1:${PORTS.agentOtlpGrpc}:4317`,
+      '-p',
+      `127.0.0.1:${PORTS.agentOtlpHttp}:4318`,
       '-p',
       `127.0.0.1:${PORTS.agentMetrics}:8888`,
       '-p',
