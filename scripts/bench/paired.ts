@@ -32,6 +32,16 @@ const extra: Record<string, string> = Object.fromEntries(
 const slices = Number(args.slices);
 const seconds = Number(args.seconds);
 const connections = Number(args.connections);
+for (const [name, value] of Object.entries({ slices, seconds, connections })) {
+  if (!Number.isInteger(value) || value < 1) {
+    console.error(`bench:paired: --${name} must be a positive integer`);
+    process.exit(2);
+  }
+}
+if (Object.keys(extra).length === 0) {
+  console.error('bench:paired: --env KEY=VALUE[,KEY=VALUE] is required (what Y runs with)');
+  process.exit(2);
+}
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const toolBin = join(
