@@ -14,8 +14,9 @@ import { repoRoot } from './versions.ts';
 // Debian's engine has no BuildKit: the classic builder.
 const classicBuilder = { DOCKER_BUILDKIT: '0', COMPOSE_BAKE: 'false' };
 
-/** Runs a command from the repository root with extra environment, collecting its output. */
-function collect(
+/** Runs a command from the repository root with extra environment, collecting its output whatever its
+ * exit code (killed after timeoutMs). */
+export function collect(
   command: string,
   args: string[],
   extraEnv: NodeJS.ProcessEnv,

@@ -7,12 +7,11 @@
 // resolver finds one address per running gateway, so two of them are two replicas.
 //
 // Every container, network and volume is named with the `nos-topo-` prefix; down() removes them all.
-import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { poll, PrometheusApi } from './backend-api.ts';
-import { engineGet } from './compose-stack.ts';
+import { collect, engineGet, type RunResult } from './compose-stack.ts';
 import { localImages, RECORDS_TARGET, STANDIN_CONFIG_TARGET } from './compose-override.ts';
 import { logsOf, spansOf } from './otlp-json.ts';
 import type { ReceivedLog, ReceivedSpan } from './otlp-receiver.ts';
@@ -47,31 +46,11 @@ export const images = {
   recorder: localImages.recorder,
 };
 
-export interface DockerResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type DockerResult = RunResult;
 
 /** The docker CLI; resolves with its output whatever the exit code. */
 export function docker(args: string[], timeoutMs = 60_000): Promise<DockerResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('docker', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', reject);
-    child.once('close', (status) => {
-      clearTimeout(timer);
-      resolve({
-        status,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      });
-    });
-  });
+  return collect('docker', args, {}, timeoutMs);
 }
 
 /** docker(), throwing with stderr on a non-zero exit. */
