@@ -448,6 +448,62 @@ describe('chart/ (nos-service)', () => {
         ['--set', 'securityContext.seccompProfile.type=Unconfined'],
         /type|seccompProfile/,
       ],
+      // Every key of both security contexts is known: a typo would be dropped by the API server's
+      // decoding or refused by it, and the other keys of a security context loosen "restricted".
+      [
+        'typo in a container security key',
+        ['--set', 'securityContext.readOnlyRootFileSystem=true'],
+        /readOnlyRootFileSystem/,
+      ],
+      [
+        'typo in a pod security key',
+        ['--set', 'podSecurityContext.runAsGroupp=1000'],
+        /runAsGroupp/,
+      ],
+      [
+        'typo in the capabilities',
+        ['--set', 'securityContext.capabilities.ad={NET_ADMIN}'],
+        /ad\b|additional propert/,
+      ],
+      [
+        'unsafe sysctl',
+        [
+          '--set',
+          'podSecurityContext.sysctls[0].name=kernel.msgmax,podSecurityContext.sysctls[0].value=1',
+        ],
+        /sysctls/,
+      ],
+      [
+        'AppArmor Unconfined (container)',
+        ['--set', 'securityContext.appArmorProfile.type=Unconfined'],
+        /appArmorProfile|type/,
+      ],
+      [
+        'AppArmor Unconfined (pod)',
+        ['--set', 'podSecurityContext.appArmorProfile.type=Unconfined'],
+        /appArmorProfile|type/,
+      ],
+      [
+        'SELinux type spc_t (unconfined)',
+        ['--set', 'securityContext.seLinuxOptions.type=spc_t'],
+        /seLinuxOptions|type/,
+      ],
+      [
+        'SELinux user set',
+        ['--set', 'podSecurityContext.seLinuxOptions.user=system_u'],
+        /seLinuxOptions|user/,
+      ],
+      ['procMount Unmasked', ['--set', 'securityContext.procMount=Unmasked'], /procMount/],
+      [
+        'Windows hostProcess',
+        ['--set', 'securityContext.windowsOptions.hostProcess=true'],
+        /windowsOptions/,
+      ],
+      [
+        'seccomp profile with an unknown key',
+        ['--set', 'securityContext.seccompProfile.localhost=x'],
+        /localhost/,
+      ],
       ['no liveness probe', ['--set', 'livenessProbe=null'], /livenessProbe/],
       ['no readiness probe', ['--set', 'readinessProbe=null'], /readinessProbe/],
       // JSON schema cannot compare two values: the template's `fail` does (chart/templates/_helpers.tpl).
