@@ -194,6 +194,16 @@ describe('helmfile.yaml', () => {
         `${r.name} after the agents`,
       );
     assert.ok(release(helmfile, 'api-gateway').needs?.includes('apps/user-service'));
+
+    // kube-prometheus-stack's presync hook applies namespaces.yaml (the Pod Security labels): every
+    // other release must come after it, directly or through another release, or its pods could be
+    // admitted into a namespace not labelled yet.
+    const hookRelease = `${kps.namespace}/${kps.name}`;
+    assert.ok(JSON.stringify(kps.hooks ?? []).includes('apply -f namespaces.yaml'));
+    const after = (id: string): boolean =>
+      (ids.get(id)?.needs ?? []).some((need) => need === hookRelease || after(need));
+    for (const id of ids.keys())
+      if (id !== hookRelease) assert.ok(after(id), `${id} after ${hookRelease} (namespace labels)`);
   });
 
   it('only ever targets the kind cluster, waits for readiness', () => {
