@@ -12,7 +12,13 @@
 # them already loaded, and helmfile finds no difference to apply.
 # Usage: scripts/up.sh [--preflight]      --preflight: only the checks of step 1.
 # Environment: NOS_SKIP_PREFLIGHT=1 skips the version checks (not the presence checks);
-# NOS_KIND_CONFIG names another kind configuration (default kind-config.yaml).
+# NOS_KIND_CONFIG names another kind configuration (default kind-config.yaml);
+# NOS_KUBE_CONTEXT=NAME installs into the existing cluster of that kubeconfig context instead of kind
+#   (Docker Desktop, minikube, any cluster; docs/kind.md "An existing cluster"): no kind, no cluster
+#   created, no image loaded (the cluster must find the images itself), no kind port checks;
+# NOS_API_GATEWAY_TAG and NOS_USER_SERVICE_TAG (with NOS_KUBE_CONTEXT): the tags of service images the
+#   cluster already has; no image is built then (and Docker is not needed);
+# NOS_RELEASES=a,b only these releases of helmfile.yaml (helmfile's --selector name=...).
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,9 +28,28 @@ cd "$repo_root"
 source ./versions.env
 
 CLUSTER=node-observability-stack
-CONTEXT="kind-$CLUSTER"
 SERVICES=(user-service api-gateway)
 KIND_CONFIG="${NOS_KIND_CONFIG:-kind-config.yaml}"
+# kind mode (the default) or an existing cluster (NOS_KUBE_CONTEXT).
+if [ -n "${NOS_KUBE_CONTEXT:-}" ]; then
+  existing=true
+  CONTEXT=$NOS_KUBE_CONTEXT
+else
+  existing=false
+  CONTEXT="kind-$CLUSTER"
+fi
+# The presync hook of helmfile.yaml reads it too.
+export NOS_KUBE_CONTEXT="$CONTEXT"
+# Images given by tag (existing cluster only): nothing to build.
+build_images=true
+if [ "$existing" = true ] && [ -n "${NOS_API_GATEWAY_TAG:-}" ] && [ -n "${NOS_USER_SERVICE_TAG:-}" ]; then
+  build_images=false
+fi
+# NOS_RELEASES=a,b -> --selector name=a --selector name=b (helmfile ORs repeated selectors).
+selectors=()
+if [ -n "${NOS_RELEASES:-}" ]; then
+  for r in $(printf '%s' "$NOS_RELEASES" | tr ',' ' '); do selectors+=(--selector "name=$r"); done
+fi
 
 # Tools built by scripts/install-tools.sh come first.
 cache_bin="${NOS_CACHE_DIR:-$HOME/.cache/node-observability-stack}/bin"
@@ -68,13 +93,24 @@ how_to_install() { # how_to_install TOOL (a function, not an associative array: 
     helmfile) echo "Install helmfile v$HELMFILE_VERSION: https://helmfile.readthedocs.io/en/latest/#installation (or 'bash scripts/install-tools.sh helmfile')" ;;
   esac
 }
-for tool in docker kind kubectl helm helmfile; do
+needed=(kubectl helm helmfile)
+[ "$existing" = true ] || needed=(docker kind "${needed[@]}")
+[ "$existing" = false ] || [ "$build_images" = false ] || needed=(docker "${needed[@]}")
+for tool in "${needed[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || problem "$tool is not installed. $(how_to_install "$tool")"
 done
 has() { command -v "$1" >/dev/null 2>&1; }
 
 cluster_exists=false
-if has docker; then
+if [ "$existing" = true ]; then
+  # Whatever runs the cluster (kind's Docker checks are for kind's node containers only).
+  if has kubectl && ! kubectl --context "$CONTEXT" get --raw /readyz >/dev/null 2>&1; then
+    problem "the cluster of kubectl context '$CONTEXT' (NOS_KUBE_CONTEXT) does not answer: 'kubectl --context $CONTEXT get --raw /readyz' fails. Check 'kubectl config get-contexts' and that the cluster runs."
+  fi
+  if [ "$build_images" = true ] && has docker && ! docker info >/dev/null 2>&1; then
+    problem "the Docker daemon is not reachable ('docker info' fails), and the service images are built with it: start Docker, or set NOS_API_GATEWAY_TAG and NOS_USER_SERVICE_TAG to images the cluster has."
+  fi
+elif has docker; then
   if ! docker info >/dev/null 2>&1; then
     problem "the Docker daemon is not reachable ('docker info' fails): start Docker Desktop / dockerd and retry."
   else
@@ -99,7 +135,7 @@ if has docker; then
 fi
 
 kind_found=""
-if has kind; then
+if [ "$existing" = false ] && has kind; then
   kind_found=$(kind version | sed -nE 's/^kind v?([0-9.]+).*/\1/p')
   check_min kind "${kind_found:-0}" "$KIND_VERSION" "Install kind v$KIND_VERSION (see above)."
   kind get clusters 2>/dev/null | grep -qx "$CLUSTER" && cluster_exists=true
@@ -124,7 +160,11 @@ if has helm; then
   # helmfile needs Helm >= 3.18.6 (3.x) or 4.x.
   check_min helm "${helm_found:-0}" "3.18.6" "Install Helm $HELM_VERSION: 'bash scripts/install-tools.sh helm'."
   diff_found=$(helm plugin list 2>/dev/null | awk '$1 == "diff" { print $2 }')
-  if [ -z "$diff_found" ]; then
+  if [ -z "$diff_found" ] && [ "$existing" = true ]; then
+    # Another cluster may be set up without it: helmfile sync upgrades every release instead of only
+    # the changed ones (an unchanged release gets a new revision; its pods do not roll).
+    printf 'up: warning: the helm-diff plugin is missing: helmfile sync instead of apply\n' >&2
+  elif [ -z "$diff_found" ]; then
     case "$helm_found" in
       v3.*) verify_flag="" ;;
       *) verify_flag=" --verify=false" ;; # Helm 4 verifies plugin signatures; a Git source has none.
@@ -145,7 +185,7 @@ fi
 
 # The host ports of the kind port mappings must be free before the cluster exists (afterwards kind
 # holds them itself).
-if [ "$cluster_exists" = false ]; then
+if [ "$existing" = false ] && [ "$cluster_exists" = false ]; then
   for port in $(sed -nE 's/^ *hostPort: *([0-9]+).*/\1/p' "$KIND_CONFIG"); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       problem "port $port on 127.0.0.1 is in use: kind maps it to the cluster ($KIND_CONFIG). Stop what listens there (e.g. 'docker compose down' for this repository's compose stack) and retry."
@@ -155,7 +195,7 @@ fi
 
 # kind's documented Linux limits: too few inotify watches/instances make pods fail with "too many open
 # files" (https://kind.sigs.k8s.io/docs/user/known-issues/#pod-errors-due-to-too-many-open-files).
-if [ -r /proc/sys/fs/inotify/max_user_watches ]; then
+if [ "$existing" = false ] && [ -r /proc/sys/fs/inotify/max_user_watches ]; then
   watches=$(cat /proc/sys/fs/inotify/max_user_watches)
   instances=$(cat /proc/sys/fs/inotify/max_user_instances)
   if [ "$watches" -lt 524288 ] || [ "$instances" -lt 512 ]; then
@@ -169,12 +209,19 @@ if [ "${#problems[@]}" -gt 0 ]; then
   for p in "${problems[@]}"; do printf -- '- %s\n' "$p" >&2; done
   exit 1
 fi
-printf 'docker ok, kind %s, kubectl %s, helm %s, helmfile %s, helm-diff %s\n' \
-  "$kind_found" "$kubectl_found" "$helm_found" "$helmfile_found" "$diff_found"
+if [ "$existing" = true ]; then
+  printf 'context %s ok, kubectl %s, helm %s, helmfile %s, helm-diff %s\n' \
+    "$CONTEXT" "$kubectl_found" "$helm_found" "$helmfile_found" "${diff_found:-none}"
+else
+  printf 'docker ok, kind %s, kubectl %s, helm %s, helmfile %s, helm-diff %s\n' \
+    "$kind_found" "$kubectl_found" "$helm_found" "$helmfile_found" "$diff_found"
+fi
 [ "${1:-}" = --preflight ] && exit 0
 
 # --- 2. cluster ----------------------------------------------------------------------------------------
-if [ "$cluster_exists" = true ]; then
+if [ "$existing" = true ]; then
+  say "existing cluster of context $CONTEXT (no kind)"
+elif [ "$cluster_exists" = true ]; then
   say "kind cluster $CLUSTER exists"
   # Restores the kubeconfig entry (context $CONTEXT) if it was removed; harmless otherwise.
   kind export kubeconfig --name "$CLUSTER" >/dev/null
@@ -189,6 +236,7 @@ kubectl --context "$CONTEXT" wait --for=condition=Ready nodes --all --timeout=18
 # tree gives the same tag (nothing to roll out) and any change gives a new one (the pods roll).
 # The tag is also the services' service.version (chart/: OTEL_RESOURCE_ATTRIBUTES).
 for svc in "${SERVICES[@]}"; do
+  [ "$build_images" = true ] || break
   say "building image $svc"
   docker build --file "services/$svc/Dockerfile" --tag "$svc:build" .
   id=$(docker image inspect --format '{{.Id}}' "$svc:build")
@@ -199,8 +247,10 @@ for svc in "${SERVICES[@]}"; do
   # Into the node's containerd. Not `kind load docker-image`: it fails under Docker's containerd image
   # store (the default of Docker Desktop and Docker Engine 29: "content digest ... not found", kind
   # issue 3795). `docker save` writes the same archive with either store, and `kind load image-archive`
-  # imports it. Skipped when the node already has this tag (the tag is content-addressed).
-  if ! docker exec "$CLUSTER-control-plane" crictl inspecti "docker.io/library/$svc:$tag" >/dev/null 2>&1; then
+  # imports it. Skipped when the node already has this tag (the tag is content-addressed). An existing
+  # cluster gets no image: Docker Desktop's Kubernetes sees the local images, minikube after
+  # `eval $(minikube docker-env)`, other clusters from wherever their nodes pull.
+  if [ "$existing" = false ] && ! docker exec "$CLUSTER-control-plane" crictl inspecti "docker.io/library/$svc:$tag" >/dev/null 2>&1; then
     archive_dir=$(mktemp -d)
     docker save --output "$archive_dir/$svc.tar" "$svc:$tag"
     kind load image-archive "$archive_dir/$svc.tar" --name "$CLUSTER"
@@ -217,12 +267,22 @@ kubectl --context "$CONTEXT" apply -f namespaces.yaml
 
 # --skip-diff-on-install: a release that does not exist yet is installed without a diff first (its
 # diff would be the whole chart); existing releases are diffed and upgraded only if something changed.
-helmfile --file helmfile.yaml apply --skip-diff-on-install --suppress-secrets
+# --kube-context: kind's context is also helmfile.yaml's default; another one overrides it.
+if [ -n "$diff_found" ]; then
+  helmfile --file helmfile.yaml apply --kube-context "$CONTEXT" ${selectors[@]+"${selectors[@]}"} \
+    --skip-diff-on-install --suppress-secrets
+else
+  helmfile --file helmfile.yaml sync --kube-context "$CONTEXT" ${selectors[@]+"${selectors[@]}"}
+fi
 
 say "waiting for the workloads"
 # helmfile already waited for each release; this also covers releases it found unchanged.
 for ns in observability apps; do
-  kubectl --context "$CONTEXT" -n "$ns" wait --for=condition=Available deployment --all --timeout=300s >/dev/null
+  deployments=$(kubectl --context "$CONTEXT" -n "$ns" get deployment -o name)
+  if [ -n "$deployments" ]; then
+    # shellcheck disable=SC2086 # one name per word
+    kubectl --context "$CONTEXT" -n "$ns" wait --for=condition=Available $deployments --timeout=300s >/dev/null
+  fi
   for sts in $(kubectl --context "$CONTEXT" -n "$ns" get statefulset -o name); do
     kubectl --context "$CONTEXT" -n "$ns" rollout status "$sts" --timeout=300s >/dev/null
   done
@@ -231,6 +291,28 @@ done
 for ds in $(kubectl --context "$CONTEXT" -n otel-agent get daemonset -o name); do
   kubectl --context "$CONTEXT" -n otel-agent rollout status "$ds" --timeout=300s >/dev/null
 done
+
+# --- 5. where to look ----------------------------------------------------------------------------------
+if [ "$existing" = true ]; then
+  # No kind port mapping: the NodePorts are on the cluster's nodes (Docker Desktop also forwards them to
+  # localhost); port-forward works everywhere.
+  cat <<EOF
+
+node-observability-stack is installed in the cluster of kubectl context $CONTEXT.
+
+  api-gateway  kubectl --context $CONTEXT -n apps port-forward service/api-gateway 8080:8080
+               then http://localhost:8080/user/123
+  Grafana      kubectl --context $CONTEXT -n observability port-forward service/kube-prometheus-stack-grafana 3000:80
+               user admin, password:
+                 kubectl --context $CONTEXT -n observability get secret grafana-admin \\
+                   -o jsonpath='{.data.admin-password}' | base64 -d; echo
+  Prometheus   kubectl --context $CONTEXT -n observability port-forward service/kube-prometheus-stack-prometheus 9090:9090
+
+Remove the releases: NOS_KUBE_CONTEXT=$CONTEXT npm run down
+EOF
+  exit 0
+fi
+
 for _ in $(seq 1 30); do
   curl -fsS -o /dev/null http://localhost:8080/readyz 2>/dev/null && break
   sleep 2
@@ -238,7 +320,6 @@ done
 curl -fsS -o /dev/null http://localhost:8080/readyz ||
   fail "api-gateway does not answer on http://localhost:8080/readyz (is port 8080 taken on this machine?)"
 
-# --- 5. where to look ----------------------------------------------------------------------------------
 cat <<EOF
 
 node-observability-stack is up on kind cluster $CLUSTER (kubectl context $CONTEXT).

@@ -206,15 +206,19 @@ describe('helmfile.yaml', () => {
       if (id !== hookRelease) assert.ok(after(id), `${id} after ${hookRelease} (namespace labels)`);
   });
 
-  it('only ever targets the kind cluster, waits for readiness', () => {
+  it('targets the kind cluster unless told otherwise, waits for readiness', () => {
     const kind = readYaml('kind-config.yaml');
     assert.equal(helmfile.helmDefaults.kubeContext, `kind-${String(kind.name)}`);
     assert.equal(helmfile.helmDefaults.wait, true);
     assert.equal(helmfile.helmDefaults.waitForJobs, true);
     assert.ok(Number(helmfile.helmDefaults.timeout) >= 300);
-    // The presync hook creating Grafana's admin Secret uses the same context and Secret name as the values.
+    // The presync hook creating Grafana's admin Secret uses the same context (kind's, or the one of
+    // NOS_KUBE_CONTEXT that scripts/up.sh also gives helmfile) and Secret name as the values; no
+    // kubectl call of the hook without it.
     const hook = JSON.stringify(kps.hooks ?? []);
-    assert.ok(hook.includes(`--context kind-${String(kind.name)}`));
+    const context = `--context \\"\${NOS_KUBE_CONTEXT:-kind-${String(kind.name)}}\\"`;
+    assert.equal(hook.split('kubectl ').length - 1, hook.split(`kubectl ${context}`).length - 1);
+    assert.ok(hook.includes(context));
     assert.ok(
       hook.includes(`secret generic ${String(releaseValue(kps, 'grafana.admin.existingSecret'))}`),
     );

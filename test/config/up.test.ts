@@ -3,7 +3,10 @@
 // skew checked both ways, the kind host ports checked, no terminal escape codes in a pipe. A whole run:
 // images loaded through `docker save` + `kind load image-archive` (not `kind load docker-image`, which
 // fails under Docker's containerd image store), skipped when the node has them; the namespaces
-// labelled before helmfile applies. Only basic system utilities are real.
+// labelled before helmfile applies. With NOS_KUBE_CONTEXT (an existing cluster): no kind, no Docker
+// when the image tags are given, the context's API server checked, helmfile given that context and
+// the selected releases, sync without helm-diff; down.sh removes only the releases. Only basic system
+// utilities are real.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import {
@@ -33,6 +36,12 @@ interface Stubs {
   kubectlVersion?: string;
   missing?: string[];
   kindConfig?: string;
+  /** The API server of the kubectl context does not answer. */
+  clusterDown?: boolean;
+  /** helm has no diff plugin. */
+  noDiff?: boolean;
+  /** More environment (NOS_KUBE_CONTEXT, ...). */
+  env?: Record<string, string>;
 }
 
 // The system utilities up.sh's preflight uses; nothing else is on PATH.
@@ -77,14 +86,15 @@ case "$1" in
 esac`,
     kubectl: `#!/bin/sh
 ${log}
-case "$1" in
-  version) printf 'clientVersion:\\n  gitVersion: v${stubs.kubectlVersion ?? kubernetes}\\n' ;;
+case "$*" in
+  version*) printf 'clientVersion:\\n  gitVersion: v${stubs.kubectlVersion ?? kubernetes}\\n' ;;
+  *"get --raw /readyz"*) exit ${stubs.clusterDown ? 1 : 0} ;;
 esac`,
     helm: `#!/bin/sh
 ${log}
 case "$1" in
   version) printf 'v${pinnedVersion('HELM_VERSION')}' ;;
-  plugin) printf 'NAME\\tVERSION\\ndiff\\t${pinnedVersion('HELM_DIFF_VERSION')}\\n' ;;
+  plugin) printf 'NAME\\tVERSION\\n${stubs.noDiff ? '' : `diff\\t${pinnedVersion('HELM_DIFF_VERSION')}\\n`}' ;;
 esac`,
     helmfile: `#!/bin/sh
 ${log}
@@ -147,6 +157,7 @@ async function upScript(stubs: Stubs, args: string[]): Promise<Run> {
     // An empty tool cache: the real helm of the machine must not be found.
     NOS_CACHE_DIR: join(root, 'cache'),
     NOS_KIND_CONFIG: stubs.kindConfig ?? join(repoRoot, 'kind-config.yaml'),
+    ...stubs.env,
   };
   const bash = findTool('bash') as string;
   return new Promise((resolve) => {
@@ -265,3 +276,109 @@ describe('scripts/up.sh, a whole run with stub tools', () => {
     assert.ok(!result.calls.some((c) => c.startsWith('docker save') || c.startsWith('kind load')));
   });
 });
+
+describe('scripts/up.sh and down.sh with NOS_KUBE_CONTEXT (an existing cluster)', () => {
+  const existing = {
+    NOS_KUBE_CONTEXT: 'docker-desktop',
+    NOS_API_GATEWAY_TAG: '0.1.0-given',
+    NOS_USER_SERVICE_TAG: '0.1.0-given',
+  };
+
+  it('needs neither kind nor Docker when the image tags are given, and checks the context answers', async () => {
+    const ok = await preflight({ missing: ['kind', 'docker'], env: existing });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /context docker-desktop ok/);
+    assert.ok(ok.calls.includes('kubectl --context docker-desktop get --raw /readyz'));
+    assert.ok(!ok.calls.some((c) => c.startsWith('kind ') || c.startsWith('docker ')));
+
+    const down = await preflight({ missing: ['kind'], clusterDown: true, env: existing });
+    assert.equal(down.code, 1);
+    assert.match(down.stderr, /context 'docker-desktop' \(NOS_KUBE_CONTEXT\) does not answer/);
+
+    // Without the tags the images are built: Docker is needed again.
+    const build = await preflight({
+      missing: ['kind', 'docker'],
+      env: { NOS_KUBE_CONTEXT: 'docker-desktop' },
+    });
+    assert.equal(build.code, 1);
+    assert.match(build.stderr, /- docker is not installed/);
+  });
+
+  it('installs into that context: no cluster created, no image built or loaded, the selected releases', async () => {
+    const result = await upScript(
+      { missing: ['kind'], env: { ...existing, NOS_RELEASES: 'user-service,api-gateway' } },
+      [],
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(!result.calls.some((c) => c.startsWith('kind ') || c.startsWith('docker ')));
+    const labels = result.calls.indexOf(
+      'kubectl --context docker-desktop apply -f namespaces.yaml',
+    );
+    const apply = result.calls.findIndex((c) =>
+      c.startsWith('helmfile --file helmfile.yaml apply --kube-context docker-desktop'),
+    );
+    assert.ok(labels >= 0 && apply > labels, result.calls.join('\n'));
+    assert.match(
+      result.calls[apply] as string,
+      / --selector name=user-service --selector name=api-gateway --skip-diff-on-install/,
+    );
+    assert.ok(!result.calls.some((c) => c.startsWith('curl')), 'no kind port mapping to probe');
+    assert.match(result.stdout, /port-forward service\/api-gateway 8080:8080/);
+  });
+
+  it('falls back to helmfile sync without the helm-diff plugin', async () => {
+    const result = await upScript({ missing: ['kind'], noDiff: true, env: existing }, []);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /helm-diff plugin is missing: helmfile sync instead of apply/);
+    assert.ok(
+      result.calls.includes('helmfile --file helmfile.yaml sync --kube-context docker-desktop'),
+      result.calls.join('\n'),
+    );
+  });
+
+  it('kind mode still requires the helm-diff plugin', async () => {
+    const result = await preflight({ noDiff: true });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /helm-diff plugin is missing/);
+  });
+
+  it('npm run down removes only the releases of that context, never a kind cluster', async () => {
+    const result = await downScript({ ...existing, NOS_RELEASES: 'api-gateway' });
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(result.calls, [
+      'helmfile --file helmfile.yaml destroy --kube-context docker-desktop --skip-charts --selector name=api-gateway',
+    ]);
+  });
+});
+
+/** scripts/down.sh with the stub tools and `env`. */
+async function downScript(env: Record<string, string>): Promise<Run> {
+  const bin = mkdtempSync(join(root, `bin-${runs++}-`));
+  for (const utility of UTILITIES) symlinkSync(findTool(utility) as string, join(bin, utility));
+  for (const [name, script] of Object.entries(stubScripts({}))) {
+    writeFileSync(join(bin, name), script);
+    chmodSync(join(bin, name), 0o755);
+  }
+  const log = join(bin, 'calls.log');
+  writeFileSync(log, '');
+  const bash = findTool('bash') as string;
+  return new Promise((resolve) => {
+    execFile(
+      bash,
+      [join(repoRoot, 'scripts/down.sh')],
+      {
+        env: {
+          PATH: bin,
+          NOS_STUB_LOG: log,
+          HOME: root,
+          NOS_CACHE_DIR: join(root, 'cache'),
+          ...env,
+        },
+      },
+      (error, stdout, stderr) => {
+        const calls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+        resolve({ code: error ? Number(error.code) : 0, stdout, stderr, calls });
+      },
+    );
+  });
+}
