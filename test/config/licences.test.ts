@@ -70,6 +70,16 @@ describe('licences', () => {
   it('install-tools.sh builds only permissively licensed tools', () => {
     const script = readFileSync(join(repoRoot, 'scripts', 'install-tools.sh'), 'utf8');
     const tools = /^all_tools=\((.*)\)$/m.exec(script)?.[1]?.split(/\s+/);
-    assert.deepEqual(tools, ['otelcol', 'prometheus', 'helm', 'helmfile', 'compose']);
+    // All Apache-2.0: the collector, Prometheus, Helm, helmfile (MIT), Compose, etcd, Kubernetes, kwok.
+    assert.deepEqual(tools, [
+      'otelcol',
+      'prometheus',
+      'helm',
+      'helmfile',
+      'compose',
+      'etcd',
+      'kubernetes',
+      'kwok',
+    ]);
   });
 });
