@@ -2,9 +2,9 @@
 # `npm run down`: removes the releases of helmfile.yaml, then the kind cluster `node-observability-stack`.
 # Idempotent: without a cluster there is nothing to do. The locally built images (api-gateway:*,
 # user-service:*) stay in Docker; remove them with `docker image rm` if you want the space back.
-# NOS_KUBE_CONTEXT=NAME (an existing cluster, as for `npm run up`): only the releases are removed
-# (NOS_RELEASES=a,b: only these), with `helmfile destroy`; the cluster, the namespaces of
-# namespaces.yaml and what Helm leaves by design (the CRDs, the StatefulSets' claims, the Secret
+# NOS_KUBE_CONTEXT=NAME (an existing cluster, as for `npm run up`): only the releases are removed, with
+# `helmfile destroy` (NOS_RELEASES=a,b: only these; NOS_HELMFILE_SKIP_DEPS=1: no chart repository); the
+# cluster, the namespaces of namespaces.yaml and what Helm leaves by design (the CRDs, the Secret
 # grafana-admin) stay. docs/kind.md, "An existing cluster", lists them and how to remove them.
 set -euo pipefail
 
@@ -19,6 +19,7 @@ if [ -n "${NOS_KUBE_CONTEXT:-}" ]; then
   command -v helmfile >/dev/null 2>&1 || { echo "down: helmfile is not installed (bash scripts/install-tools.sh helmfile)" >&2; exit 1; }
   selectors=()
   for r in $(printf '%s' "${NOS_RELEASES:-}" | tr ',' ' '); do selectors+=(--selector "name=$r"); done
+  [ "${NOS_HELMFILE_SKIP_DEPS:-}" != 1 ] || selectors+=(--skip-deps)
   export NOS_API_GATEWAY_TAG="${NOS_API_GATEWAY_TAG:-unused}" NOS_USER_SERVICE_TAG="${NOS_USER_SERVICE_TAG:-unused}"
   # Here a failure is an error: nothing else removes the releases.
   helmfile --file helmfile.yaml destroy --kube-context "$NOS_KUBE_CONTEXT" --skip-charts \

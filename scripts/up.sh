@@ -18,7 +18,9 @@
 #   created, no image loaded (the cluster must find the images itself), no kind port checks;
 # NOS_API_GATEWAY_TAG and NOS_USER_SERVICE_TAG (with NOS_KUBE_CONTEXT): the tags of service images the
 #   cluster already has; no image is built then (and Docker is not needed);
-# NOS_RELEASES=a,b only these releases of helmfile.yaml (helmfile's --selector name=...).
+# NOS_RELEASES=a,b only these releases of helmfile.yaml (helmfile's --selector name=...);
+# NOS_HELMFILE_SKIP_DEPS=1 no chart repository is contacted (helmfile's --skip-deps): for releases whose
+#   charts are local (chart/), or charts already in Helm's cache, where the repositories are unreachable.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -50,6 +52,7 @@ selectors=()
 if [ -n "${NOS_RELEASES:-}" ]; then
   for r in $(printf '%s' "$NOS_RELEASES" | tr ',' ' '); do selectors+=(--selector "name=$r"); done
 fi
+[ "${NOS_HELMFILE_SKIP_DEPS:-}" != 1 ] || selectors+=(--skip-deps)
 
 # Tools built by scripts/install-tools.sh come first.
 cache_bin="${NOS_CACHE_DIR:-$HOME/.cache/node-observability-stack}/bin"

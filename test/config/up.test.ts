@@ -306,7 +306,10 @@ describe('scripts/up.sh and down.sh with NOS_KUBE_CONTEXT (an existing cluster)'
 
   it('installs into that context: no cluster created, no image built or loaded, the selected releases', async () => {
     const result = await upScript(
-      { missing: ['kind'], env: { ...existing, NOS_RELEASES: 'user-service,api-gateway' } },
+      {
+        missing: ['kind'],
+        env: { ...existing, NOS_RELEASES: 'user-service,api-gateway', NOS_HELMFILE_SKIP_DEPS: '1' },
+      },
       [],
     );
     assert.equal(result.code, 0, result.stderr);
@@ -320,7 +323,7 @@ describe('scripts/up.sh and down.sh with NOS_KUBE_CONTEXT (an existing cluster)'
     assert.ok(labels >= 0 && apply > labels, result.calls.join('\n'));
     assert.match(
       result.calls[apply] as string,
-      / --selector name=user-service --selector name=api-gateway --skip-diff-on-install/,
+      / --selector name=user-service --selector name=api-gateway --skip-deps --skip-diff-on-install/,
     );
     assert.ok(!result.calls.some((c) => c.startsWith('curl')), 'no kind port mapping to probe');
     assert.match(result.stdout, /port-forward service\/api-gateway 8080:8080/);
