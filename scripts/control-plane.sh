@@ -217,10 +217,13 @@ start() {
     --bind-address 127.0.0.1 --secure-port "$scheduler_port" --leader-elect=false --profiling=false
 
   log "kwok on 127.0.0.1:$kwok_port, managing node $node_name"
-  # --config: kwok reads ~/.kwok/kwok.yaml too unless a configuration is named.
+  # --config: kwok reads ~/.kwok/kwok.yaml too unless a configuration is named. The Node's heartbeat
+  # is its Lease, renewed as a kubelet renews it (40 s lease, renewed every quarter of it): the status
+  # stage only refreshes every ten minutes, and without a Lease the node-lifecycle controller would
+  # find the Node silent after its 50 s grace period and mark it and every pod on it not Ready.
   launch kwok "$bin/kwok" --kubeconfig "$dir/run/kwok.kubeconfig" --config "$stages" \
     --manage-single-node "$node_name" --node-ip 127.0.0.1 --cidr 10.244.0.0/16 \
-    --server-address "127.0.0.1:$kwok_port"
+    --node-lease-duration-seconds 40 --server-address "127.0.0.1:$kwok_port"
 
   # The Node a kubelet would register: kind's node name, labels and allocatable of a laptop-sized node.
   kubectl apply -f - >/dev/null <<EOF
@@ -242,6 +245,7 @@ status:
 EOF
   wait_for "node $node_name to be Ready" kwok kubectl wait --for=condition=Ready "node/$node_name" --timeout=1s
   wait_for "the not-ready taint to be lifted" kube-controller-manager node_schedulable
+  wait_for "the Node's Lease" kwok kubectl -n kube-node-lease get lease "$node_name"
   wait_for "the default service account" kube-controller-manager kubectl -n default get serviceaccount default
   for p in "${programs[@]}"; do running "$p" || die "$p exited (log: $dir/logs/$p.log)"; done
   trap - EXIT

@@ -252,6 +252,15 @@ describe('the kind install path on a real control plane (etcd, kube-apiserver, k
     assert.ok(
       !(node.spec.taints ?? []).some((taint) => taint.key.startsWith('node.kubernetes.io/')),
     );
+    // Its heartbeat is a Lease renewed as a kubelet renews it: without one, the node-lifecycle
+    // controller would mark the Node and its pods not Ready once its grace period passes.
+    type Lease = { spec: { renewTime: string } };
+    const lease = `lease/${nodeName}`;
+    const first = (await cp.getJson<Lease>([lease, '-n', 'kube-node-lease'])).spec.renewTime;
+    await cp.until('the Node Lease renewed', async () => {
+      const renewed = (await cp.getJson<Lease>([lease, '-n', 'kube-node-lease'])).spec.renewTime;
+      return renewed !== first ? renewed : undefined;
+    });
   });
 
   it('npm run up with NOS_KUBE_CONTEXT installs the releases with helmfile (wait on), no kind', async (t) => {
