@@ -259,23 +259,37 @@ node_schedulable() {
   [[ "$taints" != *node.kubernetes.io/not-ready* ]]
 }
 
-stop() {
-  local p pid i stopped=()
-  # Reverse order: the clients before the API server, the API server before etcd.
-  for ((i = ${#programs[@]} - 1; i >= 0; i--)); do
-    p=${programs[i]}
+# stop_group PROGRAM...: SIGTERM to all of them at once, SIGKILL to any still there after 10 s.
+stop_group() {
+  local p pid pids=() n
+  for p in "$@"; do
     if running "$p"; then
       pid=$(pid_of "$p")
       kill -TERM "$pid" 2>/dev/null || true
-      for ((n = 0; n < 40; n++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.25
-      done
-      kill -KILL "$pid" 2>/dev/null || true
+      pids+=("$pid")
       stopped+=("$p")
     fi
     rm -f "$dir/run/$p.pid"
   done
+  for ((n = 0; n < 40; n++)); do
+    any_alive ${pids[@]+"${pids[@]}"} || break
+    sleep 0.25
+  done
+  for pid in ${pids[@]+"${pids[@]}"}; do kill -KILL "$pid" 2>/dev/null || true; done
+}
+
+any_alive() { # any_alive PID...
+  local pid
+  for pid in "$@"; do kill -0 "$pid" 2>/dev/null && return 0; done
+  return 1
+}
+
+stop() {
+  stopped=()
+  # The clients first, then the API server, then etcd.
+  stop_group kwok kube-scheduler kube-controller-manager
+  stop_group kube-apiserver
+  stop_group etcd
   rm -rf "$dir/etcd"
   log "stopped: ${stopped[*]:-nothing was running}"
 }
