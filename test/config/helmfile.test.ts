@@ -272,6 +272,14 @@ describe('versions', () => {
     assert.match(pinnedVersion('KIND_VERSION', versions), /^\d+\.\d+\.\d+$/);
     assert.match(pinnedVersion('HELMFILE_VERSION', versions), /^\d+\.\d+\.\d+$/);
     assert.match(pinnedVersion('HELM_DIFF_VERSION', versions), /^\d+\.\d+\.\d+$/);
+    // The local control plane (scripts/control-plane.sh) runs the kind node image's Kubernetes minor.
+    const minorOf = (v: string) => v.split('.').slice(0, 2).join('.');
+    assert.equal(
+      minorOf(pinnedVersion('KUBERNETES_BINARIES_VERSION', versions)),
+      minorOf(pinnedVersion('KUBERNETES_VERSION', versions)),
+    );
+    for (const key of ['ETCD_VERSION', 'KWOK_VERSION'])
+      assert.match(pinnedVersion(key, versions), /^\d+\.\d+\.\d+$/, key);
   });
 });
 
