@@ -196,7 +196,11 @@ describe('scripts/up.sh --preflight', () => {
   });
 
   it('reports every missing tool in one run', async () => {
-    const result = await preflight({ missing: ['docker', 'kind', 'kubectl', 'helm', 'helmfile'] });
+    // Free host ports: the compose stack (another test file) may hold the real ones meanwhile.
+    const result = await preflight({
+      missing: ['docker', 'kind', 'kubectl', 'helm', 'helmfile'],
+      kindConfig: await kindConfigWithPort((await freePorts(1))[0] as number),
+    });
     assert.equal(result.code, 1);
     assert.match(result.stderr, /5 problem\(s\) found/);
     for (const tool of ['docker', 'kind', 'kubectl', 'helm', 'helmfile']) {
