@@ -330,7 +330,7 @@ install_compose() {
 # The local Kubernetes control plane of scripts/control-plane.sh: etcd, one binary for kube-apiserver,
 # kube-controller-manager, kube-scheduler and kubectl, and kwok (fake nodes). Their main packages are
 # in tools/ (the upstream ones cannot be built from the module zips), so the recipe holds their hash.
-main_hash() { cat "$repo_root/tools/$1"/*.go | sha256sum | cut -c1-12; }
+main_hash() { cat "$repo_root/scripts/go-tools/$1"/*.go | sha256sum | cut -c1-12; }
 
 install_etcd() {
   # No ldflags: etcd's version is a constant of its api module; its GitSHA stays "Not provided".
@@ -339,7 +339,7 @@ install_etcd() {
   tool_recipe="etcd v$v main sha256:$(main_hash etcd) tags=$tags ldflags=$ldflags"
   if ! is_current etcd; then
     require_go etcd
-    build_main="$repo_root/tools/etcd"
+    build_main="$repo_root/scripts/go-tools/etcd"
     build_module etcd go.etcd.io/etcd/server/v3 "v$v" "$tags" "$ldflags" etcd=.
     build_main=""
     printf '%s\n' "$tool_recipe" >"$tool_dir/.recipe"
@@ -365,7 +365,7 @@ install_kubernetes() {
   tool_recipe="kubernetes v$v staging $staging main sha256:$(main_hash kubernetes) tags=$tags ldflags=$ldflags"
   if ! is_current kube "${kube_programs[@]}"; then
     require_go kubernetes
-    build_main="$repo_root/tools/kubernetes"
+    build_main="$repo_root/scripts/go-tools/kubernetes"
     build_nested="$staging"
     build_module kubernetes k8s.io/kubernetes "v$v" "$tags" "$ldflags" kube=.
     build_main=""
