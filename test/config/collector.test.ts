@@ -166,8 +166,9 @@ describe('collector configs: the agent', () => {
     assert.ok(lb.resolver?.dns, 'DNS resolver: every address of the gateway name is a replica');
   });
 
-  it('keeps batches under the 4 MiB gRPC limits of the gateway and Tempo when queues drain', () => {
-    // 8192 of the services' spans measured over 4 MiB: both tiers cap a request at 2048 items.
+  it('keeps requests under the 4 MiB gRPC limits of the gateway and Tempo, by count and by bytes', () => {
+    // 8192 of the services' spans measured over 4 MiB: both tiers cap a request at 2048 items; and
+    // since items of any size could still add up, the gRPC exporters split by bytes too.
     for (const [name, c] of [
       ['agent', agent],
       ['gateway', gateway],
@@ -177,6 +178,15 @@ describe('collector configs: the agent', () => {
     }
     const receiver = gateway.receivers?.otlp as { protocols: { grpc: Record<string, unknown> } };
     assert.equal(receiver.protocols.grpc.max_recv_msg_size_mib, 4);
+    for (const [name, exporter] of [
+      ['agent → gateways', agent.exporters?.load_balancing],
+      ['gateway → Tempo', gateway.exporters?.['otlp_grpc/tempo']],
+    ] as const) {
+      const queue = exporter?.sending_queue as { batch?: Record<string, unknown> };
+      assert.equal(queue.batch?.sizer, 'bytes', name);
+      assert.ok(Number(queue.batch?.max_size) <= 3.5 * 1024 * 1024, `${name}: max_size`);
+      assert.equal(queue.batch?.min_size, 0, `${name}: splits only, adds no waiting`);
+    }
   });
 
   it('the Kubernetes overlay restates each OTLP processor list with k8s_attributes before batch', () => {
