@@ -158,8 +158,13 @@ describe('collector configs: both tiers', () => {
 
 describe('collector configs: the agent', () => {
   it('sends everything it receives to the gateways through the load balancer', () => {
-    for (const [id, pipeline] of Object.entries(agentInK8s.service.pipelines))
-      assert.deepEqual(pipeline.exporters, ['load_balancing'], id);
+    for (const [id, pipeline] of Object.entries(agentInK8s.service.pipelines)) {
+      // Its own metrics go to Prometheus directly: visible while the gateways are down.
+      const expected = pipeline.receivers?.includes('otlp/self')
+        ? ['otlp_http/prometheus']
+        : ['load_balancing'];
+      assert.deepEqual(pipeline.exporters, expected, id);
+    }
     const lb = agent.exporters?.load_balancing as Record<string, Record<string, unknown>>;
     // Default routing: traces by trace id (whole traces per gateway), metrics and logs by service.
     assert.equal(lb.routing_key, undefined);
@@ -192,13 +197,18 @@ describe('collector configs: the agent', () => {
   it('the Kubernetes overlay restates each OTLP processor list with k8s_attributes before batch', () => {
     // A list in a later --config replaces the earlier one: the overlay must repeat the whole list.
     for (const [name, pipeline] of Object.entries(agent.service.pipelines)) {
+      // The agent's own metrics come from its loopback receiver: no pod to attribute them to.
+      if (pipeline.receivers?.includes('otlp/self')) continue;
       const expected = [...(pipeline.processors ?? [])];
       expected.splice(expected.indexOf('batch'), 0, 'k8s_attributes');
       assert.deepEqual(agentK8s.service.pipelines[name]?.processors, expected, name);
     }
     assert.deepEqual(
       Object.keys(agentK8s.service.pipelines).sort(),
-      [...Object.keys(agent.service.pipelines), 'logs/pods'].sort(),
+      [
+        ...Object.keys(agent.service.pipelines).filter((p) => p !== 'metrics/self'),
+        'logs/pods',
+      ].sort(),
     );
   });
 
@@ -241,11 +251,17 @@ describe('collector configs: the gateway', () => {
     assert.deepEqual(
       sampling.policies.map((p) => [p.name, p.type]),
       [
-        ['errors', 'status_code'],
+        ['errors', 'ottl_condition'],
         ['slow', 'latency'],
         ['share-of-the-rest', 'probabilistic'],
       ],
     );
+    // An error is a request this system failed: a SERVER span with status ERROR (a 404's client
+    // span is ERROR too, and is not).
+    assert.deepEqual(sampling.policies[0]?.ottl_condition, {
+      error_mode: 'ignore',
+      span: ['span.kind == SPAN_KIND_SERVER and span.status.code == STATUS_CODE_ERROR'],
+    });
     assert.deepEqual(sampling.policies[2]?.probabilistic, {
       sampling_percentage: '${env:TAIL_SAMPLING_PERCENTAGE:-100}',
     });
@@ -264,6 +280,42 @@ describe('collector configs: the gateway', () => {
       num_consumers?: number;
     };
     assert.equal(queue.num_consumers, 1);
+  });
+
+  it('derived series carry an identity new at every start, and the own metrics go through a queue', () => {
+    const instance = gateway.processors?.['resource/gateway-instance'] as {
+      attributes: { key: string; value?: string; action: string }[];
+    };
+    assert.deepEqual(instance.attributes.slice(0, 2), [
+      {
+        key: 'service.instance.id',
+        value: '${file:/proc/sys/kernel/random/uuid}',
+        action: 'insert',
+      },
+      { key: 'service.instance.id', action: 'hash' },
+    ]);
+    for (const [name, c] of [
+      ['agent', agent],
+      ['gateway', gateway],
+    ] as const) {
+      type Telemetry = {
+        metrics: { readers: { periodic?: { exporter: { otlp: { endpoint: string } } } }[] };
+      };
+      const telemetry = (c.service as unknown as { telemetry: Telemetry }).telemetry;
+      const periodic = telemetry.metrics.readers.find((r) => r.periodic)?.periodic;
+      assert.match(
+        String(periodic?.exporter.otlp.endpoint),
+        /^http:\/\/localhost:\$\{env:OTELCOL_SELF_METRICS_PORT/,
+        name,
+      );
+      const pipeline = Object.values(c.service.pipelines).find((p) =>
+        p.receivers?.includes('otlp/self'),
+      );
+      const exporter = c.exporters?.[pipeline?.exporters?.[0] ?? ''];
+      const queue = exporter?.sending_queue as { storage?: string; num_consumers?: number };
+      assert.equal(queue.storage, 'file_storage/queue', `${name}: persistent`);
+      assert.equal(queue.num_consumers, 1, `${name}: in order`);
+    }
   });
 
   it('attaches exemplars to the span metrics', () => {

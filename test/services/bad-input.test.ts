@@ -20,6 +20,9 @@ before(async () => {
   gateway = await startService('api-gateway', {
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
     USER_SERVICE_URL: userService.url,
+    // As deployed (docker-compose.yaml, values/api-gateway.yaml): the public edge records every
+    // request, whatever a client's traceparent asks.
+    OTEL_TRACES_SAMPLER: 'always_on',
   });
 });
 
@@ -482,9 +485,14 @@ describe('every request the parser accepted gets its own answer, whatever follow
       );
       for (const r of answered) {
         const traceId = r.headers.traceresponse?.split('-')[1];
-        const logged = gateway.records.filter(
-          (record) => record.trace_id === traceId && record.msg === 'request completed',
-        );
+        const completed = () =>
+          gateway.records.filter(
+            (record) => record.trace_id === traceId && record.msg === 'request completed',
+          );
+        // stdout is read on its own schedule.
+        const logged = await receiver.waitFor(() => completed().length > 0 && completed(), {
+          what: `the access log of ${traceId}`,
+        });
         assert.deepEqual(
           logged.map((record) => record['http.response.status_code']),
           [r.status],
@@ -509,7 +517,11 @@ describe('every request the parser accepted gets its own answer, whatever follow
     // The 400 is the PUT's own response: its access log says so.
     const traceId = put?.headers.traceresponse?.split('-')[1];
     assert.ok(traceId, "the 400 carries the PUT request's traceresponse");
-    await receiver.waitFor(() => userService.records.some((record) => record.trace_id === traceId));
+    await receiver.waitFor(() =>
+      userService.records.some(
+        (record) => record.trace_id === traceId && record.msg === 'request completed',
+      ),
+    );
     const logged = userService.records.filter(
       (record) => record.trace_id === traceId && record.msg === 'request completed',
     );
@@ -539,6 +551,28 @@ describe('after the bad input', () => {
       receiver.spans.find((x) => x.traceId === traceId && x.kind === SpanKind.SERVER),
     );
     assert.equal(span.attributes['http.response.status_code'], 400);
+  });
+
+  test("a client's traceparent with sampled=0 does not switch tracing off at the edge", async () => {
+    const clientTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const response = await fetch(`${gateway.url}/user/123`, {
+      headers: { traceparent: `00-${clientTrace}-00f067aa0ba902b7-00` },
+    });
+    assert.equal(response.status, 200);
+    // Recorded (flags 01) in the client's trace, which a tracing front end can look up.
+    assert.match(
+      response.headers.get('traceresponse') ?? '',
+      new RegExp(`^00-${clientTrace}-[0-9a-f]{16}-01$`),
+    );
+    const spans = await receiver.waitFor(() => {
+      const found = receiver.spans.filter((s) => s.traceId === clientTrace);
+      return new Set(found.map((s) => s.resource['service.name'])).size === 2 ? found : undefined;
+    });
+    assert.ok(
+      spans.some(
+        (s) => s.kind === SpanKind.SERVER && s.resource['service.name'] === 'user-service',
+      ),
+    );
   });
 
   test('HTTP/1.0 needs no Host header', async () => {
