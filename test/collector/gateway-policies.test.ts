@@ -2,7 +2,7 @@
 // gateway.yaml, only environment variables set) behind the two services, with an in-process
 // receiver standing in for Tempo (OTLP gRPC) and for Prometheus and Loki (OTLP/HTTP): what the
 // gateway's tail sampling counts as an error, the identity of the series it derives across a
-// restart, and the collectors' own metrics through a Prometheus outage.
+// restart, and what becomes of the collectors' own metrics while Prometheus is down.
 // Needs otelcol (scripts/install-tools.sh): a failure under CI=true when missing.
 
 import assert from 'node:assert/strict';
@@ -34,12 +34,10 @@ const ports = {
   gatewayGrpc: 0,
   gatewayHealth: 0,
   gatewayMetrics: 0,
-  gatewaySelf: 0,
   agentGrpc: 0,
   agentHttp: 0,
   agentHealth: 0,
   agentMetrics: 0,
-  agentSelf: 0,
 };
 
 const ready = (t: TestContext): boolean => {
@@ -60,7 +58,6 @@ async function startGateway(): Promise<CollectorProcess> {
       OTELCOL_HEALTH_ENDPOINT: `127.0.0.1:${ports.gatewayHealth}`,
       OTELCOL_METRICS_HOST: '127.0.0.1',
       OTELCOL_METRICS_PORT: String(ports.gatewayMetrics),
-      OTELCOL_SELF_METRICS_PORT: String(ports.gatewaySelf),
       OTELCOL_STORAGE_DIR: join(dir, 'gateway'),
       TEMPO_OTLP_GRPC_ENDPOINT: `127.0.0.1:${receiver.port}`,
       LOKI_URL: backendUrl,
@@ -97,7 +94,6 @@ before(async () => {
       OTELCOL_HEALTH_ENDPOINT: `127.0.0.1:${ports.agentHealth}`,
       OTELCOL_METRICS_HOST: '127.0.0.1',
       OTELCOL_METRICS_PORT: String(ports.agentMetrics),
-      OTELCOL_SELF_METRICS_PORT: String(ports.agentSelf),
       OTELCOL_STORAGE_DIR: join(dir, 'agent'),
       // An address: "localhost" may also resolve to ::1, where no gateway listens.
       OTELCOL_GATEWAY_HOSTNAME: '127.0.0.1',
@@ -205,47 +201,48 @@ describe("the gateway's derived series", () => {
 });
 
 describe("the collectors' own metrics through a Prometheus outage", () => {
-  test('every 15 s sample of both tiers arrives, the outage included', async (t) => {
+  // Decided and documented (docs/collector.md): the collector's internal exporter has no queue, so
+  // the samples taken while Prometheus is down are lost; the :8888 endpoint has the current values
+  // meanwhile, and the pushes resume when Prometheus is back.
+  test('the samples of the outage are lost, :8888 answers meanwhile, the pushes resume', async (t) => {
     if (!ready(t)) return;
     const selfPoints = (job: string) =>
       receiver.metrics.filter(
         (p) => p.resource['service.name'] === job && p.name.startsWith('otelcol_'),
       );
-    // Each tier exports all its metrics at once: one timestamp per export.
-    const times = (job: string, from: number, to: number): number[] =>
-      [...new Set(selfPoints(job).map((p) => Number(p.timeUnixNano / 1_000_000n)))]
-        .filter((ms) => ms >= from && ms <= to)
-        .sort((a, b) => a - b);
+    const times = (job: string): number[] =>
+      [...new Set(selfPoints(job).map((p) => Number(p.timeUnixNano / 1_000_000n)))].sort(
+        (a, b) => a - b,
+      );
     await receiver.waitFor(
       () => selfPoints('otelcol-agent').length > 0 && selfPoints('otelcol-gateway').length > 0,
       { timeoutMs: 60_000, what: 'both tiers export their own metrics' },
     );
     const downAt = Date.now();
     receiver.httpStatus = () => 503;
-    await sleep(3 * SELF_METRICS_INTERVAL_MS);
+    await sleep(SELF_METRICS_INTERVAL_MS);
+    const pulled = await (await fetch(`http://127.0.0.1:${ports.agentMetrics}/metrics`)).text();
+    assert.match(pulled, /^otelcol_exporter_queue_size\{/m, "the agent's queue size on :8888");
+    await sleep(2 * SELF_METRICS_INTERVAL_MS);
     receiver.httpStatus = () => 200;
     const upAt = Date.now();
     for (const job of ['otelcol-agent', 'otelcol-gateway']) {
-      // Samples from one interval before the outage to its end, with no gap over an interval.
-      const from = downAt - SELF_METRICS_INTERVAL_MS;
-      const gaps = await receiver
-        .waitFor(
-          () => {
-            const got = times(job, from, upAt);
-            const gaps = got.slice(1).map((ms, i) => ms - (got[i] as number));
-            const covered =
-              got.length >= 3 && (got.at(-1) as number) > upAt - 2 * SELF_METRICS_INTERVAL_MS;
-            return covered && gaps.every((g) => g < 1.5 * SELF_METRICS_INTERVAL_MS)
-              ? gaps
-              : undefined;
-          },
-          { timeoutMs: 90_000, what: `${job}: every sample of the outage` },
-        )
-        .catch((error: unknown) => {
-          const got = times(job, from, upAt).map((ms) => ms - downAt);
-          throw new Error(`${String(error)}; samples at ${JSON.stringify(got)} ms from the outage`);
-        });
-      console.log(`${job}: samples ${gaps.length + 1}, longest gap ${Math.max(...gaps)} ms`);
+      await receiver.waitFor(() => times(job).some((ms) => ms > upAt), {
+        timeoutMs: 3 * SELF_METRICS_INTERVAL_MS,
+        what: `${job}: pushes after the outage`,
+      });
+      // The exporter retries a failed push for a while, so the last sample of the outage may still
+      // arrive; the earlier ones do not (a queue would have kept them): a hole in the series.
+      const got = times(job).filter((ms) => ms > downAt - SELF_METRICS_INTERVAL_MS);
+      const gaps = got.slice(1).map((ms, i) => ms - (got[i] as number));
+      console.log(
+        `${job}: samples at ${JSON.stringify(got.map((ms) => ms - downAt))} ms from the start ` +
+          `of the ${upAt - downAt} ms outage; longest gap ${Math.max(...gaps)} ms`,
+      );
+      assert.ok(
+        Math.max(...gaps) > 1.5 * SELF_METRICS_INTERVAL_MS,
+        `${job}: the outage leaves a hole in the series`,
+      );
     }
   });
 });

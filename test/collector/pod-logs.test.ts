@@ -39,7 +39,6 @@ const ports = {
   health: 23414,
   metrics: 23415,
   prometheus: 23416,
-  selfMetrics: 23417,
 };
 
 const tempDirs: string[] = [];
@@ -90,7 +89,6 @@ async function startAgent(
       OTELCOL_HEALTH_ENDPOINT: `127.0.0.1:${ports.health}`,
       OTELCOL_METRICS_HOST: '127.0.0.1',
       OTELCOL_METRICS_PORT: String(ports.metrics),
-      OTELCOL_SELF_METRICS_PORT: String(ports.selfMetrics),
       PROMETHEUS_URL: `http://127.0.0.1:${ports.prometheus}`,
       OTELCOL_STORAGE_DIR: storageDir,
       OTELCOL_POD_LOGS_DIR: podLogsDir,

@@ -158,13 +158,8 @@ describe('collector configs: both tiers', () => {
 
 describe('collector configs: the agent', () => {
   it('sends everything it receives to the gateways through the load balancer', () => {
-    for (const [id, pipeline] of Object.entries(agentInK8s.service.pipelines)) {
-      // Its own metrics go to Prometheus directly: visible while the gateways are down.
-      const expected = pipeline.receivers?.includes('otlp/self')
-        ? ['otlp_http/prometheus']
-        : ['load_balancing'];
-      assert.deepEqual(pipeline.exporters, expected, id);
-    }
+    for (const [id, pipeline] of Object.entries(agentInK8s.service.pipelines))
+      assert.deepEqual(pipeline.exporters, ['load_balancing'], id);
     const lb = agent.exporters?.load_balancing as Record<string, Record<string, unknown>>;
     // Default routing: traces by trace id (whole traces per gateway), metrics and logs by service.
     assert.equal(lb.routing_key, undefined);
@@ -197,8 +192,6 @@ describe('collector configs: the agent', () => {
   it('the Kubernetes overlay restates each OTLP processor list with k8s_attributes before batch', () => {
     // A list in a later --config replaces the earlier one: the overlay must repeat the whole list.
     for (const [name, pipeline] of Object.entries(agent.service.pipelines)) {
-      // The agent's own metrics come from its loopback receiver: no pod to attribute them to.
-      if (pipeline.receivers?.includes('otlp/self')) continue;
       const expected = [...(pipeline.processors ?? [])];
       expected.splice(expected.indexOf('batch'), 0, 'k8s_attributes');
       assert.deepEqual(agentK8s.service.pipelines[name]?.processors, expected, name);
@@ -282,7 +275,7 @@ describe('collector configs: the gateway', () => {
     assert.equal(queue.num_consumers, 1);
   });
 
-  it('derived series carry an identity new at every start, and the own metrics go through a queue', () => {
+  it('derived series carry an identity new at every start', () => {
     const instance = gateway.processors?.['resource/gateway-instance'] as {
       attributes: { key: string; value?: string; action: string }[];
     };
@@ -294,28 +287,6 @@ describe('collector configs: the gateway', () => {
       },
       { key: 'service.instance.id', action: 'hash' },
     ]);
-    for (const [name, c] of [
-      ['agent', agent],
-      ['gateway', gateway],
-    ] as const) {
-      type Telemetry = {
-        metrics: { readers: { periodic?: { exporter: { otlp: { endpoint: string } } } }[] };
-      };
-      const telemetry = (c.service as unknown as { telemetry: Telemetry }).telemetry;
-      const periodic = telemetry.metrics.readers.find((r) => r.periodic)?.periodic;
-      assert.match(
-        String(periodic?.exporter.otlp.endpoint),
-        /^http:\/\/localhost:\$\{env:OTELCOL_SELF_METRICS_PORT/,
-        name,
-      );
-      const pipeline = Object.values(c.service.pipelines).find((p) =>
-        p.receivers?.includes('otlp/self'),
-      );
-      const exporter = c.exporters?.[pipeline?.exporters?.[0] ?? ''];
-      const queue = exporter?.sending_queue as { storage?: string; num_consumers?: number };
-      assert.equal(queue.storage, 'file_storage/queue', `${name}: persistent`);
-      assert.equal(queue.num_consumers, 1, `${name}: in order`);
-    }
   });
 
   it('attaches exemplars to the span metrics', () => {
