@@ -427,11 +427,20 @@ describe("the services' exporters while the agent is down", () => {
       const delivered = new Set(topo.spans().map((span) => span.traceId));
       const lost = sent.filter((r) => !delivered.has(r.traceId));
       const lastLost = lost.at(-1);
+      // Requests with a log record printed but not delivered (their logs take a path of their own).
+      const arrived = new Set(topo.logs().map((l) => logKey(l.body, l.traceId, l.spanId)));
+      const logLost = sent.filter((r) =>
+        printedRecords(s, new Set([r.traceId])).some(
+          (p) => !arrived.has(logKey(p.msg, p.trace_id, p.span_id)),
+        ),
+      );
       report(
         `agent down ${ms(downAt, upAt)} (${variant.label}): ${describeDelivery(d)}; requests ` +
           `with no span delivered: ${lost.length}, sent from ${lost[0] ? ms(downAt, lost[0].startedAt) : '-'} ` +
           `to ${lastLost ? ms(downAt, lastLost.startedAt) : '-'} after the agent went down; last one ` +
-          `${lastLost ? ms(upAt, lastLost.startedAt) : '-'} after it returned`,
+          `${lastLost ? ms(upAt, lastLost.startedAt) : '-'} after it returned; requests with a log ` +
+          `record lost: ${logLost.length}, sent from ${logLost[0] ? ms(downAt, logLost[0].startedAt) : '-'} ` +
+          `after the agent went down to ${logLost.at(-1) ? ms(upAt, (logLost.at(-1) as Sent).startedAt) : '-'} after it returned`,
       );
       assert.equal(d.spansDuplicated, 0);
       assert.equal(d.logsDuplicated, 0);
