@@ -197,6 +197,19 @@ describe("the gateway's derived series", () => {
     );
     assert.equal(after.length, 1, 'one new identity');
     assert.match(String(after[0]), /^[0-9a-f]{64}$/);
+    // The span metrics keep the identity of the service whose spans they count.
+    // (The services' own metrics carry it too: they reach the same receiver.)
+    const services = new Set(
+      receiver.metrics
+        .filter((p) => !p.name.startsWith('traces') && !p.name.startsWith('otelcol'))
+        .map((p) => String(p.resource['service.instance.id'])),
+    );
+    const spanMetrics = receiver.metrics.filter((p) => p.name === 'traces.span.metrics.calls');
+    assert.ok(spanMetrics.length > 0, 'span metrics arrived');
+    for (const p of spanMetrics) {
+      const id = String(p.resource['service.instance.id']);
+      assert.ok(services.has(id), `${id} is one of ${JSON.stringify([...services])}`);
+    }
   });
 });
 

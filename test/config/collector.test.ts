@@ -279,13 +279,16 @@ describe('collector configs: the gateway', () => {
     const instance = gateway.processors?.['resource/gateway-instance'] as {
       attributes: { key: string; value?: string; action: string }[];
     };
-    assert.deepEqual(instance.attributes.slice(0, 2), [
+    // Through a key of its own: the span metrics keep the service's service.instance.id.
+    assert.deepEqual(instance.attributes.slice(0, 4), [
       {
-        key: 'service.instance.id',
+        key: 'otelcol.gateway.start',
         value: '${file:/proc/sys/kernel/random/uuid}',
         action: 'insert',
       },
-      { key: 'service.instance.id', action: 'hash' },
+      { key: 'otelcol.gateway.start', action: 'hash' },
+      { key: 'service.instance.id', from_attribute: 'otelcol.gateway.start', action: 'insert' },
+      { key: 'otelcol.gateway.start', action: 'delete' },
     ]);
   });
 
