@@ -5,6 +5,7 @@
 // One stack for all scenarios (each starts its own service processes, whose series carry their own
 // service.instance.id); the scenarios run in order.
 import assert from 'node:assert/strict';
+import { Agent, request } from 'node:http';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { poll } from '../support/backend-api.ts';
@@ -426,11 +427,20 @@ describe("the services' exporters while the agent is down", () => {
       const delivered = new Set(topo.spans().map((span) => span.traceId));
       const lost = sent.filter((r) => !delivered.has(r.traceId));
       const lastLost = lost.at(-1);
+      // Requests with a log record printed but not delivered (their logs take a path of their own).
+      const arrived = new Set(topo.logs().map((l) => logKey(l.body, l.traceId, l.spanId)));
+      const logLost = sent.filter((r) =>
+        printedRecords(s, new Set([r.traceId])).some(
+          (p) => !arrived.has(logKey(p.msg, p.trace_id, p.span_id)),
+        ),
+      );
       report(
         `agent down ${ms(downAt, upAt)} (${variant.label}): ${describeDelivery(d)}; requests ` +
           `with no span delivered: ${lost.length}, sent from ${lost[0] ? ms(downAt, lost[0].startedAt) : '-'} ` +
           `to ${lastLost ? ms(downAt, lastLost.startedAt) : '-'} after the agent went down; last one ` +
-          `${lastLost ? ms(upAt, lastLost.startedAt) : '-'} after it returned`,
+          `${lastLost ? ms(upAt, lastLost.startedAt) : '-'} after it returned; requests with a log ` +
+          `record lost: ${logLost.length}, sent from ${logLost[0] ? ms(downAt, logLost[0].startedAt) : '-'} ` +
+          `after the agent went down to ${logLost.at(-1) ? ms(upAt, (logLost.at(-1) as Sent).startedAt) : '-'} after it returned`,
       );
       assert.equal(d.spansDuplicated, 0);
       assert.equal(d.logsDuplicated, 0);
@@ -510,6 +520,105 @@ describe('Prometheus outage: the gateway queues metrics and replays them in orde
   });
 });
 
+// One client sending requests with the largest attributes Node lets through (a 14 KB query,
+// User-Agent or Host; 16 KiB of headers at most) must not cost the other requests their telemetry:
+// a span batch over the 4 MiB gRPC limit is refused by the agent and dropped whole by the SDK.
+describe('a flood of client-sized attributes beside normal traffic', () => {
+  test("600 requests with 14 KB attributes among 150 normal ones: every normal request's spans, logs and counts arrive", async (t) => {
+    const topo = stack(t);
+    if (!topo) return;
+    // The production export settings: 512-span batches, filled within the second of the flood.
+    const s = await startServices('s5', {}, false);
+    const big = 'q'.repeat(14 * 1024);
+    const shapes = [
+      { path: `/user/abc?q=${big}`, headers: {} },
+      { path: '/user/abc?case=ua', headers: { 'user-agent': big } },
+      { path: '/user/abc?case=host', headers: { host: `${big}.example` } },
+    ];
+    const agent = new Agent({ keepAlive: true, maxSockets: 20 });
+    const flood = async (index: number): Promise<number> => {
+      const shape = shapes[index % shapes.length] as (typeof shapes)[number];
+      return new Promise<number>((resolve) => {
+        const req = request(
+          `${s.gateway.url}${shape.path}`,
+          { agent, headers: shape.headers },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('error', () => resolve(0));
+        req.end();
+      });
+    };
+    const refusedBefore = sumOf(await topo.agentMetrics(), 'otelcol_receiver_refused_spans_total');
+    const [normal, floodStatuses] = await Promise.all([
+      pacedTraffic({ baseUrl: s.gateway.url, ratePerSecond: 150, count: 150 }),
+      Promise.all(Array.from({ length: 600 }, (_, i) => flood(i))),
+    ]);
+    agent.destroy();
+    assertAnswered(normal);
+    assert.deepEqual(byStatus(floodStatuses.map((status) => ({ status }) as Sent)), { 400: 600 });
+    report(
+      `flood: 600 answered 400, beside ${normal.length} normal requests ${JSON.stringify(byStatus(normal))}`,
+    );
+
+    // Measured first (the numbers of a failing run matter too), then asserted.
+    let d = delivery(topo, s, normal);
+    await poll(
+      'every span and log record of the normal requests',
+      async (note) => {
+        d = delivery(topo, s, normal);
+        note(describeDelivery(d));
+        return d.spansDelivered === d.spansExpected && d.logsDelivered === d.logsExpected
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 40_000, intervalMs: 1000 },
+    ).catch(() => undefined);
+    const refused =
+      sumOf(await topo.agentMetrics(), 'otelcol_receiver_refused_spans_total') - refusedBefore;
+    const partial = normal.filter(
+      (r) => topo.spans().filter((span) => span.traceId === r.traceId).length !== SPANS_PER_REQUEST,
+    ).length;
+    const exportErrors = s.gateway.stderr.filter((line) =>
+      line.includes('"component":"opentelemetry"'),
+    );
+    report(
+      `flood: normal requests ${describeDelivery(d)}; ${partial} normal traces incomplete; agent ` +
+        `refused ${refused} spans; export problems reported by the gateway: ${exportErrors.length}`,
+    );
+    // Span metrics (from the gateway's SERVER spans) and the services' own counter, for all 750.
+    const calls = async () =>
+      Number(
+        (
+          await topo.prometheus.query(
+            `sum(traces_span_metrics_calls_total{service_name="api-gateway",span_kind="SPAN_KIND_SERVER",instance="${s.tag}-api-gateway"})`,
+          )
+        )[0]?.value?.[1] ?? 0,
+      );
+    const total = normal.length + floodStatuses.length;
+    let counted = 0;
+    await poll(
+      'span metrics count every request of the flood and the normal traffic',
+      async (note) => {
+        counted = await calls();
+        note(`${counted}/${total}`);
+        return counted === total ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 2000 },
+    ).catch(() => undefined);
+    report(`flood: span metrics count ${counted} of ${total} gateway SERVER calls`);
+    assert.equal(refused, 0, 'the agent refused no span');
+    assert.equal(d.spansDelivered, d.spansExpected, 'every span of the normal requests');
+    assert.equal(d.logsDelivered, d.logsExpected, 'every log record of the normal requests');
+    assert.equal(counted, total, 'span metrics count every request');
+    const floodSent = floodStatuses.map((status) => ({ status }) as Sent);
+    await assertCounters(topo, s, [...normal, ...floodSent], 60_000, false);
+    await s.stop();
+  });
+});
+
 describe('tail sampling on two gateway replicas', () => {
   test('10 %: every error and slow trace kept whole, ~10 % of the rest, span metrics and service graph count 100 %', async (t) => {
     const topo = stack(t);
@@ -521,6 +630,10 @@ describe('tail sampling on two gateway replicas', () => {
       async () => ((await topo.agentQueueSize()) === 0 ? true : undefined),
       { timeoutMs: 60_000, intervalMs: 500 },
     );
+    // The derived series' instance ids of the gateways so far (new at every start): left out below.
+    const earlier = (
+      await topo.prometheus.query('count by (instance) (traces_service_graph_request_total)')
+    ).map((r) => String(r.metric.instance));
     await topo.removeGateway(1);
     await topo.startGateway(2, { tailSamplingPercentage: 10 });
     await topo.startGateway(3, { tailSamplingPercentage: 10 });
@@ -575,19 +688,18 @@ describe('tail sampling on two gateway replicas', () => {
       assert.equal(new Set(spans.map((x) => x.spanId)).size, SPANS_PER_REQUEST, `trace ${traceId}`);
       assert.equal(spans.length, SPANS_PER_REQUEST, `trace ${traceId}: no span twice`);
     }
-    // A 404 trace has an error span (the gateway's client span): kept by the errors policy.
+    // The share of the rest: 200s and 404s (an ERROR client span, but no failed request) well
+    // under the latency threshold, binomial(n, 0.1). 4 standard deviations either side: a false
+    // alarm about once in 15,000 runs.
     const notFound = normal.filter((r) => r.status === 404);
     const keptNotFound = notFound.filter((r) => byTrace.has(r.traceId)).length;
-    assert.equal(keptNotFound, notFound.length, 'every 404 trace (an error span) is kept');
-    // The share of the rest: 200s well under the latency threshold, binomial(n, 0.1). 4 standard
-    // deviations either side: a false alarm about once in 15,000 runs.
-    const fast = normal.filter((r) => r.latencyMs < 400 && r.status === 200);
+    const fast = normal.filter((r) => r.latencyMs < 400 && (r.status === 200 || r.status === 404));
     const keptFast = fast.filter((r) => byTrace.has(r.traceId)).length;
     const sigma = Math.sqrt(fast.length * 0.1 * 0.9);
     const [low, high] = [fast.length * 0.1 - 4 * sigma, fast.length * 0.1 + 4 * sigma];
     report(
       `kept ${keptFast} of ${fast.length} normal traces (${((100 * keptFast) / fast.length).toFixed(1)} %, ` +
-        `accepted ${Math.ceil(low)}..${Math.floor(high)}); 404 ${keptNotFound}/${notFound.length}, ` +
+        `accepted ${Math.ceil(low)}..${Math.floor(high)}); of them 404s ${keptNotFound}/${notFound.length}, ` +
         `errors ${errors.length}/${errors.length}, ` +
         `slow ${slow.length}/${slow.length}`,
     );
@@ -597,7 +709,7 @@ describe('tail sampling on two gateway replicas', () => {
     );
 
     // Derived from every span, before sampling, summed over both gateways.
-    const gateways = 'nos-topo-gateway-[23]';
+    const gateways = earlier.length > 0 ? earlier.join('|') : '^$';
     const expected = all.length;
     await poll(
       'span metrics and service graph count every request',
@@ -608,10 +720,10 @@ describe('tail sampling on two gateway replicas', () => {
           `sum(traces_span_metrics_calls_total{service_name="api-gateway",span_kind="SPAN_KIND_SERVER",instance="${s.tag}-api-gateway"})`,
         );
         const edges = await q(
-          `sum(traces_service_graph_request_total{client="api-gateway",server="user-service",instance=~"${gateways}"})`,
+          `sum(traces_service_graph_request_total{client="api-gateway",server="user-service",instance!~"${gateways}"})`,
         );
         const perGateway = await topo.prometheus.query(
-          `sum by (instance) (traces_service_graph_request_total{client="api-gateway",server="user-service",instance=~"${gateways}"})`,
+          `sum by (instance) (traces_service_graph_request_total{client="api-gateway",server="user-service",instance!~"${gateways}"})`,
         );
         note(
           `calls ${calls}, edges ${edges} ${JSON.stringify(perGateway.map((r) => r.value?.[1]))}`,

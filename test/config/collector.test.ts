@@ -166,8 +166,9 @@ describe('collector configs: the agent', () => {
     assert.ok(lb.resolver?.dns, 'DNS resolver: every address of the gateway name is a replica');
   });
 
-  it('keeps batches under the 4 MiB gRPC limits of the gateway and Tempo when queues drain', () => {
-    // 8192 of the services' spans measured over 4 MiB: both tiers cap a request at 2048 items.
+  it('keeps requests under the 4 MiB gRPC limits of the gateway and Tempo, by count and by bytes', () => {
+    // 8192 of the services' spans measured over 4 MiB: both tiers cap a request at 2048 items; and
+    // since items of any size could still add up, the gRPC exporters split by bytes too.
     for (const [name, c] of [
       ['agent', agent],
       ['gateway', gateway],
@@ -177,6 +178,15 @@ describe('collector configs: the agent', () => {
     }
     const receiver = gateway.receivers?.otlp as { protocols: { grpc: Record<string, unknown> } };
     assert.equal(receiver.protocols.grpc.max_recv_msg_size_mib, 4);
+    for (const [name, exporter] of [
+      ['agent → gateways', agent.exporters?.load_balancing],
+      ['gateway → Tempo', gateway.exporters?.['otlp_grpc/tempo']],
+    ] as const) {
+      const queue = exporter?.sending_queue as { batch?: Record<string, unknown> };
+      assert.equal(queue.batch?.sizer, 'bytes', name);
+      assert.ok(Number(queue.batch?.max_size) <= 3.5 * 1024 * 1024, `${name}: max_size`);
+      assert.equal(queue.batch?.min_size, 0, `${name}: splits only, adds no waiting`);
+    }
   });
 
   it('the Kubernetes overlay restates each OTLP processor list with k8s_attributes before batch', () => {
@@ -188,7 +198,10 @@ describe('collector configs: the agent', () => {
     }
     assert.deepEqual(
       Object.keys(agentK8s.service.pipelines).sort(),
-      [...Object.keys(agent.service.pipelines), 'logs/pods'].sort(),
+      [
+        ...Object.keys(agent.service.pipelines).filter((p) => p !== 'metrics/self'),
+        'logs/pods',
+      ].sort(),
     );
   });
 
@@ -231,11 +244,17 @@ describe('collector configs: the gateway', () => {
     assert.deepEqual(
       sampling.policies.map((p) => [p.name, p.type]),
       [
-        ['errors', 'status_code'],
+        ['errors', 'ottl_condition'],
         ['slow', 'latency'],
         ['share-of-the-rest', 'probabilistic'],
       ],
     );
+    // An error is a request this system failed: a SERVER span with status ERROR (a 404's client
+    // span is ERROR too, and is not).
+    assert.deepEqual(sampling.policies[0]?.ottl_condition, {
+      error_mode: 'ignore',
+      span: ['span.kind == SPAN_KIND_SERVER and span.status.code == STATUS_CODE_ERROR'],
+    });
     assert.deepEqual(sampling.policies[2]?.probabilistic, {
       sampling_percentage: '${env:TAIL_SAMPLING_PERCENTAGE:-100}',
     });
@@ -254,6 +273,23 @@ describe('collector configs: the gateway', () => {
       num_consumers?: number;
     };
     assert.equal(queue.num_consumers, 1);
+  });
+
+  it('derived series carry an identity new at every start', () => {
+    const instance = gateway.processors?.['resource/gateway-instance'] as {
+      attributes: { key: string; value?: string; action: string }[];
+    };
+    // Through a key of its own: the span metrics keep the service's service.instance.id.
+    assert.deepEqual(instance.attributes.slice(0, 4), [
+      {
+        key: 'otelcol.gateway.start',
+        value: '${file:/proc/sys/kernel/random/uuid}',
+        action: 'insert',
+      },
+      { key: 'otelcol.gateway.start', action: 'hash' },
+      { key: 'service.instance.id', from_attribute: 'otelcol.gateway.start', action: 'insert' },
+      { key: 'otelcol.gateway.start', action: 'delete' },
+    ]);
   });
 
   it('attaches exemplars to the span metrics', () => {

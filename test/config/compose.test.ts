@@ -317,6 +317,9 @@ describe('docker-compose.yaml: files, addresses and environment', () => {
       portOf(service('api-gateway').environment?.USER_SERVICE_URL ?? ''),
       listens.userService,
     );
+    // The public edge records every request; user-service follows it (ParentBased, the default).
+    assert.equal(service('api-gateway').environment?.OTEL_TRACES_SAMPLER, 'always_on');
+    assert.equal(service('user-service').environment?.OTEL_TRACES_SAMPLER, undefined);
     const grafana = service('grafana').environment ?? {};
     assert.equal(grafana.PROMETHEUS_URL, 'http://prometheus:9090');
     assert.equal(grafana.LOKI_URL, `http://loki:${listens.lokiHttp}`);

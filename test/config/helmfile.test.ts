@@ -334,6 +334,12 @@ describe('ports', () => {
       port: releaseValue(users, 'service.port'),
     });
     assert.equal(releaseValue(users, 'containerPort'), 8081);
+    // The public edge records every request; user-service follows it (ParentBased, the default).
+    assert.equal(
+      releaseValue(release(helmfile, 'api-gateway'), 'env.OTEL_TRACES_SAMPLER'),
+      'always_on',
+    );
+    assert.equal(releaseValue(users, 'env.OTEL_TRACES_SAMPLER'), undefined);
     assert.equal(releaseValue(release(helmfile, 'api-gateway'), 'containerPort'), 8080);
   });
 });
@@ -615,7 +621,7 @@ describe('OpenTelemetry Collector', () => {
     assert.equal(envValue(agent, 'OTELCOL_OTLP_GRPC_ENDPOINT'), '0.0.0.0:4317');
     assert.equal(envValue(agent, 'OTELCOL_OTLP_HTTP_ENDPOINT'), '0.0.0.0:4318');
     assert.deepEqual(openPorts(agent), ['otlp', 'otlp-http']);
-    // HOSTNAME (service.instance.id of the gateway's derived series) is the pod's name.
+    // HOSTNAME (host.name of the gateway's derived series) is the pod's name.
     assert.equal(envField(gateway, 'HOSTNAME'), 'metadata.name');
     // agent-k8s.yaml: the second --config, mounted from the ConfigMap the .gotmpl creates.
     const agentTemplate = read('values/otel-agent.config.yaml.gotmpl');

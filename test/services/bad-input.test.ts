@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { OtlpReceiver } from '../support/otlp-receiver.ts';
+import { OtlpReceiver, SpanKind } from '../support/otlp-receiver.ts';
 import { startService, type ServiceProcess } from '../support/service-process.ts';
 
 let receiver: OtlpReceiver;
@@ -20,6 +20,9 @@ before(async () => {
   gateway = await startService('api-gateway', {
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
     USER_SERVICE_URL: userService.url,
+    // As deployed (docker-compose.yaml, values/api-gateway.yaml): the public edge records every
+    // request, whatever a client's traceparent asks.
+    OTEL_TRACES_SAMPLER: 'always_on',
   });
 });
 
@@ -422,10 +425,154 @@ describe('a request answered before its body fails to parse gets that one answer
   });
 });
 
+describe('every request the parser accepted gets its own answer, whatever follows it', () => {
+  // All bytes are written at once, as a pipelining client or an attacker would. Each case tags its
+  // requests with a query string, to find their server spans.
+  const get = (tag: string, headers = '') =>
+    `GET /user/123?case=${tag} HTTP/1.1\r\nHost: x\r\n${headers}\r\n`;
+  const cases: { name: string; tag: string; send: string; statuses: number[] }[] = [
+    {
+      // RFC 9112 section 9.6: answer the request with close, process nothing after it.
+      name: 'a request with Connection: close, then garbage',
+      tag: 'close',
+      send: `${get('close', 'Connection: close\r\n')}GARBAGE\r\n\r\n`,
+      statuses: [200],
+    },
+    {
+      name: 'a complete request (Content-Length: 0), then bytes that are no request',
+      tag: 'length0',
+      send: `${get('length0', 'Content-Length: 0\r\n')}XYZ`,
+      statuses: [200, 400],
+    },
+    {
+      name: 'a GET, then a POST whose chunked body is malformed (answered 405 before its body)',
+      tag: 'pipelined',
+      send:
+        get('pipelined') +
+        'POST /user/123?case=pipelined HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n' +
+        'ZZZ\r\nhello\r\n0\r\n\r\n',
+      statuses: [200, 405],
+    },
+  ];
+  for (const c of cases) {
+    test(`${c.name}: answers ${c.statuses.join(', ')}, and the spans record those answers`, async () => {
+      const responses = await everything(gateway.port, [c.send]);
+      assert.deepEqual(
+        responses.map((r) => r.status),
+        c.statuses,
+        `the answers: ${JSON.stringify(responses.map((r) => [r.status, r.body]))}`,
+      );
+      for (const r of responses) {
+        assert.match(r.headers['content-type'] ?? '', /^application\/(problem\+)?json/);
+      }
+      // The answers the application gave (with a traceresponse) are those its spans record.
+      const answered = responses.filter((r) => r.headers.traceresponse);
+      const spans = await receiver.waitFor(
+        () => {
+          const found = receiver.spans.filter(
+            (span) =>
+              span.kind === SpanKind.SERVER &&
+              span.resource['service.name'] === 'api-gateway' &&
+              span.attributes['url.query'] === `case=${c.tag}`,
+          );
+          return found.length >= answered.length ? found : undefined;
+        },
+        { what: `the server spans of case ${c.tag}` },
+      );
+      assert.deepEqual(
+        spans.map((span) => span.attributes['http.response.status_code']).sort(),
+        answered.map((r) => r.status).sort(),
+      );
+      for (const r of answered) {
+        const traceId = r.headers.traceresponse?.split('-')[1];
+        const completed = () =>
+          gateway.records.filter(
+            (record) => record.trace_id === traceId && record.msg === 'request completed',
+          );
+        // stdout is read on its own schedule.
+        const logged = await receiver.waitFor(() => completed().length > 0 && completed(), {
+          what: `the access log of ${traceId}`,
+        });
+        assert.deepEqual(
+          logged.map((record) => record['http.response.status_code']),
+          [r.status],
+          `the access log of ${traceId}`,
+        );
+      }
+    });
+  }
+
+  test('a GET, then a PUT whose chunked body is malformed: 200, then the PUT its 400', async () => {
+    const responses = await everything(userService.port, [
+      'GET /users/123 HTTP/1.1\r\nHost: x\r\n\r\n' +
+        'PUT /admin/faults HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        'Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n',
+    ]);
+    assert.deepEqual(
+      responses.map((r) => r.status),
+      [200, 400],
+    );
+    const put = responses[1];
+    assert.match(put?.headers['content-type'] ?? '', /^application\/problem\+json/);
+    // The 400 is the PUT's own response: its access log says so.
+    const traceId = put?.headers.traceresponse?.split('-')[1];
+    assert.ok(traceId, "the 400 carries the PUT request's traceresponse");
+    await receiver.waitFor(() =>
+      userService.records.some(
+        (record) => record.trace_id === traceId && record.msg === 'request completed',
+      ),
+    );
+    const logged = userService.records.filter(
+      (record) => record.trace_id === traceId && record.msg === 'request completed',
+    );
+    assert.deepEqual(
+      logged.map((record) => record['http.response.status_code']),
+      [400],
+    );
+  });
+});
+
 describe('after the bad input', () => {
   test('405 lists the allowed methods', async () => {
     const response = await raw(gateway.port, request('DELETE', '/user/1'));
     assert.equal(response.headers.allow, 'GET');
+  });
+
+  test('HTTP/1.1 without Host: a SERVER span and a traceId, but no traceresponse', async () => {
+    const response = await raw(
+      gateway.port,
+      'GET /user/123?case=nohost HTTP/1.1\r\nConnection: close\r\n\r\n',
+    );
+    assert.equal(response.status, 400);
+    assert.equal(response.headers.traceresponse, undefined);
+    const traceId = (JSON.parse(response.body) as { traceId?: string }).traceId;
+    assert.match(traceId ?? '', /^[0-9a-f]{32}$/);
+    const span = await receiver.waitFor(() =>
+      receiver.spans.find((x) => x.traceId === traceId && x.kind === SpanKind.SERVER),
+    );
+    assert.equal(span.attributes['http.response.status_code'], 400);
+  });
+
+  test("a client's traceparent with sampled=0 does not switch tracing off at the edge", async () => {
+    const clientTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const response = await fetch(`${gateway.url}/user/123`, {
+      headers: { traceparent: `00-${clientTrace}-00f067aa0ba902b7-00` },
+    });
+    assert.equal(response.status, 200);
+    // Recorded (flags 01) in the client's trace, which a tracing front end can look up.
+    assert.match(
+      response.headers.get('traceresponse') ?? '',
+      new RegExp(`^00-${clientTrace}-[0-9a-f]{16}-01$`),
+    );
+    const spans = await receiver.waitFor(() => {
+      const found = receiver.spans.filter((s) => s.traceId === clientTrace);
+      return new Set(found.map((s) => s.resource['service.name'])).size === 2 ? found : undefined;
+    });
+    assert.ok(
+      spans.some(
+        (s) => s.kind === SpanKind.SERVER && s.resource['service.name'] === 'user-service',
+      ),
+    );
   });
 
   test('HTTP/1.0 needs no Host header', async () => {

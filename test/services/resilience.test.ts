@@ -2,6 +2,8 @@
 // request, invalid configuration.
 
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { after, describe, test } from 'node:test';
 import { OtlpReceiver, SpanKind, StatusCode, type ReceivedSpan } from '../support/otlp-receiver.ts';
 import { freePort, startService, type ServiceProcess } from '../support/service-process.ts';
@@ -156,6 +158,47 @@ describe('user-service failures seen from the gateway', () => {
     assert.equal(log.attributes.outcome, 'upstream_error');
     assert.equal(log.spanId, server?.spanId);
     assert.equal(await gateway.stop(), 0);
+  });
+
+  test('an endless chunked answer: 502 once the size limit is passed, the stream abandoned', async () => {
+    // A stand-in for user-service that answers 200 with a chunked body that never ends: no
+    // content-length to refuse up front, so only a limit counted while reading can stop it.
+    let upstreamClosed: () => void = () => {};
+    const closed = new Promise<void>((resolve) => (upstreamClosed = resolve));
+    let sentBytes = 0;
+    const upstream = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(16 * 1024, 'a');
+      const pump = () => {
+        while (!res.destroyed && res.write(chunk)) sentBytes += chunk.length;
+        if (!res.destroyed) res.once('drain', pump);
+      };
+      res.once('close', upstreamClosed);
+      pump();
+    });
+    upstream.listen(0, '127.0.0.1');
+    await once(upstream, 'listening');
+    const address = upstream.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    try {
+      const receiver = await receiverOn();
+      const gateway = await service('api-gateway', {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+        USER_SERVICE_URL: `http://127.0.0.1:${port}`,
+        // Long enough that a timeout (504) cannot be what ends the exchange.
+        USER_SERVICE_TIMEOUT_MS: '60000',
+      });
+      const response = await fetch(`${gateway.url}/user/123`);
+      const problem = (await response.json()) as { detail: string };
+      assert.equal(response.status, 502, problem.detail);
+      assert.match(problem.detail, /more than 65536 bytes/);
+      await closed;
+      assert.ok(sentBytes > 64 * 1024, `the stand-in sent ${sentBytes} bytes`);
+      assert.equal(await gateway.stop(), 0);
+    } finally {
+      upstream.closeAllConnections();
+      upstream.close();
+    }
   });
 
   describe('with a slow user-service', () => {

@@ -2,6 +2,7 @@
 // to an in-process receiver: traces, logs and metrics of real requests.
 
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import {
   OtlpReceiver,
@@ -148,6 +149,41 @@ describe('traces', () => {
     assert.equal(gatewaySpan.resource['deployment.environment.name'], 'ci');
     assert.equal(gatewaySpan.resource.team, 'observability');
     assert.equal(gatewaySpan.resource['process.pid'], gateway.pid);
+  });
+
+  test('client-sized attributes are cut to 1024 characters (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT)', async () => {
+    // A 14 KB query, User-Agent and Host: within Node's 16 KiB header limit together they are not,
+    // so each is sent on its own request, all answered 400 (the id is invalid).
+    const big = 'q'.repeat(14 * 1024);
+    const shapes: ({ path: string } & Record<string, string>)[] = [
+      { path: `/user/abc?q=${big}` },
+      { path: '/user/abc?case=ua', 'user-agent': big },
+      { path: '/user/abc?case=host', host: `${big}.example` },
+    ];
+    for (const { path, ...headers } of shapes) {
+      const traceresponse = await new Promise<string>((resolve, reject) => {
+        const req = request(`${gateway.url}${path}`, { headers }, (res) => {
+          res.resume();
+          assert.equal(res.statusCode, 400);
+          resolve(String(res.headers.traceresponse ?? ''));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      sent.invalid += 1;
+      const { traceId } = traceIdOf(traceresponse);
+      const [server] = await traceSpans(traceId, 1);
+      for (const key of ['url.query', 'user_agent.original', 'server.address']) {
+        const value = server?.attributes[key];
+        if (typeof value === 'string') assert.ok(value.length <= 1024, `${key}: ${value.length}`);
+      }
+      const longest = Math.max(
+        ...Object.values(server?.attributes ?? {}).map((v) =>
+          typeof v === 'string' ? v.length : 0,
+        ),
+      );
+      assert.equal(longest, 1024, `${path.slice(0, 30)}: the big value is there, cut to 1024`);
+    }
   });
 
   test('404: not an error on the servers, an error on the client span', async () => {

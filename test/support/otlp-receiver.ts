@@ -4,6 +4,9 @@
 // specification; only the fields the tests read are described, unknown fields are skipped by the
 // decoder), and keeps what it received in memory.
 
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 
@@ -145,6 +148,8 @@ export interface ReceivedMetricPoint {
   scope: string;
   /** Which Export call brought it (0-based, per receiver). */
   exportIndex: number;
+  /** The data point's time. */
+  timeUnixNano: bigint;
 }
 
 // Decoded with toObject({ longs: String, bytes: Buffer }): 64-bit numbers arrive as strings.
@@ -180,7 +185,13 @@ export class OtlpReceiver {
   /** Number of Export calls per signal. */
   readonly exports = { traces: 0, metrics: 0, logs: 0 };
   readonly #server: grpc.Server;
+  #http: Server | undefined;
   port = 0;
+  /**
+   * OTLP/HTTP (protobuf) answers: while this returns a status other than 200, requests are refused
+   * with it and nothing is kept (a backend outage).
+   */
+  httpStatus: () => number = () => 200;
 
   private constructor(server: grpc.Server) {
     this.#server = server;
@@ -273,6 +284,7 @@ export class OtlpReceiver {
       for (const sm of list(rm.scope_metrics)) {
         const scope = ((sm.scope as Raw | undefined)?.name as string) ?? '';
         for (const m of list(sm.metrics)) {
+          const time = (p: Raw) => BigInt((p.time_unix_nano as string | undefined) ?? 0);
           const base = {
             name: m.name as string,
             unit: (m.unit as string) ?? '',
@@ -291,6 +303,7 @@ export class OtlpReceiver {
                 attributes: attributes(p.attributes),
                 value: numberPoint(p),
                 isMonotonic: Boolean(sum.is_monotonic),
+                timeUnixNano: time(p),
               });
             }
           } else if (m.gauge) {
@@ -300,6 +313,7 @@ export class OtlpReceiver {
                 type: 'gauge',
                 attributes: attributes(p.attributes),
                 value: numberPoint(p),
+                timeUnixNano: time(p),
               });
             }
           } else if (m.histogram) {
@@ -310,6 +324,7 @@ export class OtlpReceiver {
                 attributes: attributes(p.attributes),
                 count: num(p.count),
                 sum: num(p.sum),
+                timeUnixNano: time(p),
               });
             }
           }
@@ -343,6 +358,43 @@ export class OtlpReceiver {
     }
   }
 
+  /**
+   * Also accepts OTLP/HTTP protobuf: POST <any prefix>/v1/{traces,metrics,logs} on 127.0.0.1.
+   * Resolves with the base URL. Stopped by stop().
+   */
+  async listenHttp(): Promise<string> {
+    const decoders: Record<string, (buffer: Buffer) => void> = {
+      traces: (b) => this.#onTraces(b),
+      metrics: (b) => this.#onMetrics(b),
+      logs: (b) => this.#onLogs(b),
+    };
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const decode = decoders[/\/v1\/(traces|metrics|logs)$/.exec(req.url ?? '')?.[1] ?? ''];
+        const status = this.httpStatus();
+        if (!decode || req.method !== 'POST' || status !== 200) {
+          res.writeHead(decode ? status : 404).end();
+          return;
+        }
+        try {
+          const body = Buffer.concat(chunks);
+          // The collector's otlp_http exporters compress with gzip by default.
+          decode(req.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body);
+          res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+        } catch (error) {
+          res.writeHead(400).end(String(error));
+        }
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    this.#http = server;
+    const address = server.address();
+    return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  }
+
   /** Latest cumulative value of a metric's points matching `filter` (per export, the last one). */
   latestPoints(
     name: string,
@@ -373,6 +425,8 @@ export class OtlpReceiver {
   }
 
   async stop(): Promise<void> {
+    this.#http?.closeAllConnections();
+    this.#http?.close();
     await new Promise<void>((resolve) => this.#server.tryShutdown(() => resolve()));
     this.#server.forceShutdown();
   }

@@ -82,6 +82,7 @@ export function byStatus(sent: Sent[]): Record<number, number> {
 /** The outcome label api.user.requests gives a status (the api-gateway's contract). */
 export const OUTCOME: Readonly<Record<number, string>> = {
   200: 'found',
+  400: 'invalid',
   404: 'not_found',
   502: 'upstream_error',
 };

@@ -265,7 +265,7 @@ export class Topology {
       await this.create(name, [
         '--network-alias',
         GATEWAY_ALIAS,
-        // HOSTNAME, the gateway's service.instance.id on the series it derives.
+        // HOSTNAME: host.name of the series it derives (their service.instance.id is new per start).
         '--hostname',
         `${PREFIX}${name}`,
         '-p',

@@ -13,9 +13,10 @@ import {
   createInstrumentations,
   instrumentationConfig,
 } from '../../services/telemetry/src/instrumentations.ts';
-import { batchLogProcessorConfig } from '../../services/telemetry/src/logger.ts';
+import { batchLogProcessorConfig, truncateFields } from '../../services/telemetry/src/logger.ts';
 import {
   OTEL_ENV_DEFAULTS,
+  logAttributeValueLengthLimit,
   logsExportEnabled,
   missingOtelDefaults,
   sdkDisabled,
@@ -47,6 +48,30 @@ describe('OTEL_* defaults', () => {
       missingOtelDefaults({ OTEL_EXPORTER_OTLP_PROTOCOL: ' ' }).OTEL_EXPORTER_OTLP_PROTOCOL,
       'grpc',
     );
+  });
+
+  test('attribute value length: 1024 by default, the per-signal variable wins for logs', () => {
+    assert.equal(OTEL_ENV_DEFAULTS.OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, '1024');
+    assert.equal(
+      missingOtelDefaults({ OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '99' })
+        .OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+      undefined,
+    );
+    assert.equal(logAttributeValueLengthLimit({}), undefined);
+    assert.equal(logAttributeValueLengthLimit({ OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '1024' }), 1024);
+    assert.equal(
+      logAttributeValueLengthLimit({
+        OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '1024',
+        OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT: '10',
+      }),
+      10,
+    );
+    assert.equal(
+      logAttributeValueLengthLimit({ OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: 'x' }),
+      undefined,
+    );
+    const cut = truncateFields(3)({ a: 'abcdef', b: 'ab', n: 12345, err: { stack: 'long stack' } });
+    assert.deepEqual(cut, { a: 'abc', b: 'ab', n: 12345, err: { stack: 'long stack' } });
   });
 
   test('OTEL_SDK_DISABLED and OTEL_LOGS_EXPORTER', () => {

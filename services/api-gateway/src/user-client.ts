@@ -124,22 +124,45 @@ export class UserClient {
         headers: { accept: 'application/json' },
         signal: controller.signal,
       });
-      const length = Number(response.headers.get('content-length') ?? '0');
-      if (length > MAX_BODY_BYTES) {
-        await response.body?.cancel();
+      const body = await readBounded(response, MAX_BODY_BYTES);
+      if (body === undefined) {
         return {
           outcome: 'upstream_error',
           upstreamStatus: response.status,
-          detail: `user-service sent ${length} bytes, more than a user document`,
+          detail: `user-service sent more than ${MAX_BODY_BYTES} bytes, more than a user document`,
         };
       }
-      return interpretResponse(response.status, await response.text());
+      return interpretResponse(response.status, body);
     } catch (error) {
       return interpretFailure(error, this.#baseUrl, this.#timeoutMs);
     } finally {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * The body as text, or undefined (and the rest left unread) once it exceeds `limit` bytes: a
+ * declared content-length is refused before reading, and a chunked answer, which declares none, is
+ * counted as it streams in.
+ */
+async function readBounded(response: Response, limit: number): Promise<string | undefined> {
+  if (Number(response.headers.get('content-length') ?? '0') > limit) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  for await (const chunk of response.body) {
+    received += chunk.byteLength;
+    if (received > limit) {
+      // Leaving the loop early cancels the stream (the connection is not reused).
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function timeoutError(ms: number): Error {

@@ -10,7 +10,13 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Socket } from 'node:net';
-import { isSpanContextValid, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  context,
+  isSpanContextValid,
+  SpanStatusCode,
+  trace,
+  type Context,
+} from '@opentelemetry/api';
 import type { Logger } from 'pino';
 
 type Request = IncomingMessage & { originalUrl?: string; route?: { path?: unknown } };
@@ -71,6 +77,8 @@ export function sendProblem(
   detail: string,
   extensions: Record<string, unknown> = {},
 ): void {
+  // Already answered: by handleClientError, when the request's body failed to parse meanwhile.
+  if (res.headersSent) return;
   const body = JSON.stringify(problemBody(req, status, detail, extensions));
   res.statusCode = status;
   res.setHeader('content-type', `${PROBLEM_CONTENT_TYPE}; charset=utf-8`);
@@ -79,6 +87,7 @@ export function sendProblem(
 }
 
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  if (res.headersSent) return;
   const body = JSON.stringify(value);
   res.statusCode = status;
   res.setHeader('content-type', 'application/json; charset=utf-8');
@@ -223,30 +232,51 @@ export function errorHandler(logger: Logger) {
   };
 }
 
+interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** The request's context (its server span), to answer it from outside its handlers. */
+  context: Context;
+}
+
 /** The latest request/response of each connection, to tell whose bytes a parser error is in. */
-const latestExchange = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse }>();
+const latestExchange = new WeakMap<Socket, Exchange>();
+/** Connections whose parser error is already being handled: later bytes on them are ignored. */
+const closing = new WeakSet<Socket>();
 
 /** Call for every request (server 'request' event), so `handleClientError` knows the connection. */
 export function trackExchange(req: IncomingMessage, res: ServerResponse): void {
-  latestExchange.set(req.socket, { req, res });
+  latestExchange.set(req.socket, { req, res, context: context.active() });
 }
 
-/**
- * True while a response is being written on `socket`, or when the request whose body failed to
- * parse was already answered (a 405 sent before its malformed chunked body arrives): another
- * response would be one the client never asked for, or would corrupt the one on the wire.
- */
-function responseStarted(socket: Socket): boolean {
-  const latest = latestExchange.get(socket);
-  if (!latest?.res.headersSent) return false;
-  return !latest.req.complete || !latest.res.writableFinished;
+/** Runs `then` once `res` has been handed to the connection (right away if it already was). */
+function afterResponse(res: ServerResponse, then: () => void): void {
+  if (res.writableFinished) {
+    setImmediate(then);
+    return;
+  }
+  // setImmediate: after Node's own 'finish' handling, which ends a connection the client asked to close.
+  res.once('finish', () => setImmediate(then));
+}
+
+function parserErrorStatus(error: NodeJS.ErrnoException): number {
+  if (error.code === 'HPE_HEADER_OVERFLOW') return 431;
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return 408;
+  return 400;
 }
 
 /**
  * Requests Node's HTTP parser rejects never reach Express (no span, no route): answer them with a
  * problem document too (431 for oversized headers/URL, 408 for slow clients, 400 otherwise) and
- * close the connection, unless a response was already started on it (then just close). Never
- * throws.
+ * close the connection. Every request the parser did accept first gets its own answer, in order
+ * (RFC 9112 section 9.3.2), whatever follows it on the connection:
+ * - the bad bytes follow a request still being answered: that answer is sent first; then the
+ *   bytes get their 400, unless that request asked to close the connection (RFC 9112 section 9.6:
+ *   nothing after it is processed);
+ * - the bad bytes are a request's own body: a request already answered (a 405 sent before its
+ *   chunked body turns out malformed) keeps that answer; one not yet answered gets the 400 as its
+ *   response, so its span, access log and counters record what the client received.
+ * Never throws.
  */
 export function handleClientError(logger: Logger) {
   return (error: NodeJS.ErrnoException, socket: Socket): void => {
@@ -254,23 +284,37 @@ export function handleClientError(logger: Logger) {
       socket.destroy();
       return;
     }
-    if (responseStarted(socket)) {
-      logger.debug({ code: error.code }, 'malformed HTTP request after its response: closed');
-      socket.destroy();
+    if (closing.has(socket)) return;
+    const status = parserErrorStatus(error);
+    const detail = `malformed HTTP request rejected by the parser (${error.code ?? 'unknown'})`;
+    const latest = latestExchange.get(socket);
+    if (!latest || (latest.req.complete && latest.res.writableFinished)) {
+      logger.debug({ code: error.code }, 'malformed HTTP request rejected');
+      endWithProblem(socket, status, detail);
       return;
     }
-    const status =
-      error.code === 'HPE_HEADER_OVERFLOW'
-        ? 431
-        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? 408
-          : 400;
-    logger.debug({ code: error.code }, 'malformed HTTP request rejected');
-    endWithProblem(
-      socket,
-      status,
-      `malformed HTTP request rejected by the parser (${error.code ?? 'unknown'})`,
-    );
+    closing.add(socket);
+    const { req, res } = latest;
+    if (!req.complete) {
+      if (res.headersSent) {
+        logger.debug({ code: error.code }, 'malformed HTTP request after its response: closed');
+        afterResponse(res, () => socket.destroySoon());
+      } else {
+        logger.debug({ code: error.code }, 'malformed HTTP request body rejected');
+        res.shouldKeepAlive = false;
+        context.with(latest.context, () => sendProblem(req, res, status, detail));
+      }
+      return;
+    }
+    afterResponse(res, () => {
+      if (!socket.writable || socket.writableEnded) return;
+      if (!res.shouldKeepAlive) {
+        socket.destroySoon();
+        return;
+      }
+      logger.debug({ code: error.code }, 'malformed HTTP request after a pending one rejected');
+      endWithProblem(socket, status, detail);
+    });
   };
 }
 

@@ -14,6 +14,7 @@
 import { once } from 'node:events';
 import { pino, type Logger, type TransportTargetOptions } from 'pino';
 import type { Env, LogLevel } from './config.ts';
+import { logAttributeValueLengthLimit } from './otel-env.ts';
 import { getTelemetryState } from './state.ts';
 
 export type { Logger } from 'pino';
@@ -41,6 +42,26 @@ export function batchLogProcessorConfig(env: Env): Record<string, number> {
     if (env[name]?.trim() && Number.isFinite(value) && value > 0) config[option] = value;
   }
   return config;
+}
+
+/**
+ * pino's `formatters.log`: cuts every top-level string field (what becomes an OTLP log record
+ * attribute) to `limit` characters. The transport's own logs SDK applies no limit and reads no
+ * environment, so the standard limit is applied here, to stdout and OTLP alike. Nested values
+ * (an error's stack) are left whole.
+ */
+export function truncateFields(limit: number) {
+  return (object: Record<string, unknown>): Record<string, unknown> => {
+    let copy: Record<string, unknown> | undefined;
+    for (const key in object) {
+      const value = object[key];
+      if (typeof value === 'string' && value.length > limit) {
+        copy ??= { ...object };
+        copy[key] = value.slice(0, limit);
+      }
+    }
+    return copy ?? object;
+  };
 }
 
 export function createLogger(options: { level: LogLevel }): AppLogger {
@@ -80,7 +101,15 @@ export function createLogger(options: { level: LogLevel }): AppLogger {
   });
   // No pid and hostname in every line: they are resource attributes (process.pid, host.name) of the
   // OTLP records, and the container runtime labels stdout. Shorter lines cost less to hand over.
-  const logger = pino({ level: options.level, base: undefined }, transport);
+  const limit = logAttributeValueLengthLimit(process.env);
+  const logger = pino(
+    {
+      level: options.level,
+      base: undefined,
+      ...(limit === undefined ? {} : { formatters: { log: truncateFields(limit) } }),
+    },
+    transport,
+  );
 
   let closing: Promise<void> | undefined;
   const close = (timeoutMs = 5000): Promise<void> =>

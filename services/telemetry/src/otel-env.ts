@@ -19,7 +19,32 @@ export const OTEL_ENV_DEFAULTS: Readonly<Record<string, string>> = {
   OTEL_METRIC_EXPORT_INTERVAL: '10000',
   // Keeps the export timeout below the interval (the 30 s default would be clamped to it anyway).
   OTEL_METRIC_EXPORT_TIMEOUT: '5000',
+  // Attribute values are cut to 1024 characters (the specification's default is no limit): a
+  // server span carries client-chosen strings (url.path, url.query, user_agent.original,
+  // server.address from Host), and unbounded they let one client make a span batch larger than
+  // the 4 MiB a gRPC receiver accepts, which loses the whole batch, other requests' spans included.
+  // Bounded, a server span stays under about 6 KiB and a batch of 512 (OTEL_BSP_MAX_EXPORT_BATCH_SIZE)
+  // under about 3 MiB. OTEL_SPAN_/OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT override it per signal.
+  OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '1024',
 };
+
+/**
+ * The value length limit for log record attributes (OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+ * else OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT); undefined for no limit (unset, empty or not a
+ * non-negative integer, as the SDK treats it). Pure.
+ */
+export function logAttributeValueLengthLimit(env: Env): number | undefined {
+  for (const name of [
+    'OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+    'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+  ]) {
+    const text = env[name]?.trim();
+    if (!text) continue;
+    const value = Number(text);
+    if (Number.isSafeInteger(value) && value >= 0) return value;
+  }
+  return undefined;
+}
 
 /** The defaults `env` lacks (empty counts as unset, as in the SDK). Pure. */
 export function missingOtelDefaults(env: Env): Record<string, string> {
