@@ -2,7 +2,9 @@
 // TraceService, MetricsService and LogsService `Export` methods. It decodes the protobuf payloads
 // with protobufjs, using the message descriptions below (written for this test from the OTLP
 // specification; only the fields the tests read are described, unknown fields are skipped by the
-// decoder), and keeps what it received in memory.
+// decoder), and keeps what it received in memory. Started with `forwardTo`, it is a tee in front of a
+// collector: each Export goes on unchanged, and is kept only once the collector accepted it, so a test
+// can compare what a backend holds with exactly what the collector acknowledged.
 
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
@@ -141,6 +143,8 @@ export interface ReceivedMetricPoint {
   count?: number;
   sum?: number;
   isMonotonic?: boolean;
+  /** The data point's time. */
+  timeUnixNano: bigint;
   resource: Attributes;
   scope: string;
   /** Which Export call brought it (0-based, per receiver). */
@@ -180,6 +184,7 @@ export class OtlpReceiver {
   /** Number of Export calls per signal. */
   readonly exports = { traces: 0, metrics: 0, logs: 0 };
   readonly #server: grpc.Server;
+  #upstream: grpc.Client | undefined;
   port = 0;
 
   private constructor(server: grpc.Server) {
@@ -190,10 +195,32 @@ export class OtlpReceiver {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /** Starts on `port` (0: any free port) on 127.0.0.1. */
-  static async start(port = 0): Promise<OtlpReceiver> {
+  /**
+   * Starts on `port` (0: any free port) on 127.0.0.1. With `forwardTo` (a collector's OTLP/gRPC
+   * host:port), every Export is passed on and answered with the collector's answer; only what the
+   * collector accepted is kept.
+   */
+  static async start(port = 0, options: { forwardTo?: string } = {}): Promise<OtlpReceiver> {
     const server = new grpc.Server();
     const receiver = new OtlpReceiver(server);
+    const upstream = options.forwardTo
+      ? new grpc.Client(options.forwardTo, grpc.credentials.createInsecure())
+      : undefined;
+    receiver.#upstream = upstream;
+    const forward = (path: string, request: Buffer): Promise<Buffer> =>
+      new Promise((resolve, reject) => {
+        if (!upstream) {
+          resolve(Buffer.alloc(0));
+          return;
+        }
+        upstream.makeUnaryRequest(
+          path,
+          (value: Buffer) => value,
+          (buffer: Buffer) => buffer,
+          request,
+          (error, response) => (error ? reject(error) : resolve(response ?? Buffer.alloc(0))),
+        );
+      });
     const service = (name: string): grpc.ServiceDefinition => ({
       Export: {
         path: `/opentelemetry.proto.collector.${name}/Export`,
@@ -202,28 +229,37 @@ export class OtlpReceiver {
         requestSerialize: (value: Buffer) => value,
         requestDeserialize: (buffer: Buffer) => buffer,
         // Export*ServiceResponse with no partial_success: the empty message.
-        responseSerialize: () => Buffer.alloc(0),
+        // (or the collector's own answer when forwarding).
+        responseSerialize: (value: Buffer) => value,
         responseDeserialize: (buffer: Buffer) => buffer,
       },
     });
     const handler =
-      (decode: (buffer: Buffer) => void): grpc.UntypedServiceImplementation['Export'] =>
+      (
+        name: string,
+        decode: (buffer: Buffer) => void,
+      ): grpc.UntypedServiceImplementation['Export'] =>
       (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-        try {
-          decode(call.request);
-          callback(null, Buffer.alloc(0));
-        } catch (error) {
-          callback({ code: grpc.status.INVALID_ARGUMENT, details: String(error) });
-        }
+        forward(`/opentelemetry.proto.collector.${name}/Export`, call.request).then(
+          (response) => {
+            try {
+              decode(call.request);
+              callback(null, response);
+            } catch (error) {
+              callback({ code: grpc.status.INVALID_ARGUMENT, details: String(error) });
+            }
+          },
+          (error: grpc.ServiceError) => callback(error),
+        );
       };
     server.addService(service('trace.v1.TraceService'), {
-      Export: handler((b) => receiver.#onTraces(b)),
+      Export: handler('trace.v1.TraceService', (b) => receiver.#onTraces(b)),
     });
     server.addService(service('metrics.v1.MetricsService'), {
-      Export: handler((b) => receiver.#onMetrics(b)),
+      Export: handler('metrics.v1.MetricsService', (b) => receiver.#onMetrics(b)),
     });
     server.addService(service('logs.v1.LogsService'), {
-      Export: handler((b) => receiver.#onLogs(b)),
+      Export: handler('logs.v1.LogsService', (b) => receiver.#onLogs(b)),
     });
     const bound = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, p) =>
@@ -280,6 +316,7 @@ export class OtlpReceiver {
             scope,
             exportIndex,
           };
+          const time = (p: Raw) => BigInt((p.time_unix_nano as string | undefined) ?? 0);
           const numberPoint = (p: Raw) =>
             p.as_double !== undefined ? Number(p.as_double) : Number(p.as_int ?? 0);
           if (m.sum) {
@@ -288,6 +325,7 @@ export class OtlpReceiver {
               this.metrics.push({
                 ...base,
                 type: 'sum',
+                timeUnixNano: time(p),
                 attributes: attributes(p.attributes),
                 value: numberPoint(p),
                 isMonotonic: Boolean(sum.is_monotonic),
@@ -298,6 +336,7 @@ export class OtlpReceiver {
               this.metrics.push({
                 ...base,
                 type: 'gauge',
+                timeUnixNano: time(p),
                 attributes: attributes(p.attributes),
                 value: numberPoint(p),
               });
@@ -307,6 +346,7 @@ export class OtlpReceiver {
               this.metrics.push({
                 ...base,
                 type: 'histogram',
+                timeUnixNano: time(p),
                 attributes: attributes(p.attributes),
                 count: num(p.count),
                 sum: num(p.sum),
@@ -375,5 +415,6 @@ export class OtlpReceiver {
   async stop(): Promise<void> {
     await new Promise<void>((resolve) => this.#server.tryShutdown(() => resolve()));
     this.#server.forceShutdown();
+    this.#upstream?.close();
   }
 }
