@@ -84,4 +84,5 @@ export const OUTCOME: Readonly<Record<number, string>> = {
   200: 'found',
   404: 'not_found',
   502: 'upstream_error',
+  504: 'timeout',
 };
