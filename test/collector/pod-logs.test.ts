@@ -290,7 +290,7 @@ describe('agent pod logs', () => {
         gzipSync(`${criTime(1n)} stdout F compressed, never read\n`),
       );
       apiGateway.line('stdout', '{"level":30,"msg":"listening"}');
-      agentSelf.line('stderr', 'info service@v0.158.0/service.go:1 Everything is ready.');
+      agentSelf.line('stderr', 'info service@v0.159.0/service.go:1 Everything is ready.');
 
       await startAgent(t, root, tempDir('storage'));
       await assertDelivered(writers);

@@ -37,13 +37,17 @@ interface RawResponse {
   body: string;
 }
 
+const asBuffer = (chunk: string | Buffer): Buffer =>
+  typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
+
 /** Sends `request` verbatim and reads the response until the server closes the connection. */
 function raw(port: number, request: string | Buffer): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
     socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')));
-    socket.on('data', (chunk) => chunks.push(chunk));
+    // No encoding is set, so every chunk is a Buffer; the typings allow a string too.
+    socket.on('data', (chunk) => chunks.push(asBuffer(chunk)));
     socket.on('error', reject);
     socket.on('close', () => {
       const text = Buffer.concat(chunks).toString('latin1');
@@ -371,7 +375,7 @@ function everything(port: number, requests: string[]): Promise<RawResponse[]> {
     const sendNext = () => socket.write(requests[sent++] ?? '');
     socket.setTimeout(5000, () => socket.destroy(new Error('connection still open after 5 s')));
     socket.on('data', (chunk) => {
-      chunks.push(chunk);
+      chunks.push(asBuffer(chunk));
       if (sent < requests.length) {
         try {
           if (splitResponses(text()).length >= sent) sendNext();

@@ -115,7 +115,7 @@ describe('collector unreachable', () => {
 });
 
 describe('user-service failures seen from the gateway', () => {
-  test('user-service down: 502 within the timeout, error span and error log', async () => {
+  test('user-service down: 502 as unreachable (not a timeout), error span and error log', async () => {
     const receiver = await receiverOn();
     const deadPort = await freePort();
     const gateway = await service('api-gateway', {
@@ -123,11 +123,10 @@ describe('user-service failures seen from the gateway', () => {
       USER_SERVICE_URL: `http://127.0.0.1:${deadPort}`,
       USER_SERVICE_TIMEOUT_MS: '1000',
     });
-    const start = performance.now();
+    // A refused connection is answered as unreachable (502, ECONNREFUSED), not after the 1 s budget
+    // as a timeout (504): the status and the detail say which, whatever the machine's load.
     const response = await fetch(`${gateway.url}/user/123`);
-    const elapsed = performance.now() - start;
     assert.equal(response.status, 502);
-    assert.ok(elapsed < 1000, `answered in ${Math.round(elapsed)} ms`);
     assert.match(response.headers.get('content-type') ?? '', /^application\/problem\+json/);
     const problem = (await response.json()) as { detail: string; status: number };
     assert.equal(problem.status, 502);
@@ -219,7 +218,7 @@ describe('user-service failures seen from the gateway', () => {
       });
     });
 
-    test('too slow: 504 within the gateway timeout, error span and error log', async () => {
+    test('too slow: 504 after the gateway budget, error span and error log', async () => {
       await fetch(`${userService.url}/admin/faults`, {
         method: 'PUT',
         headers: { 'content-type': 'application/json' },
@@ -229,7 +228,9 @@ describe('user-service failures seen from the gateway', () => {
       const response = await fetch(`${gateway.url}/user/123`);
       const elapsed = performance.now() - start;
       assert.equal(response.status, 504);
-      assert.ok(elapsed >= 550 && elapsed < 1500, `answered in ${Math.round(elapsed)} ms`);
+      // It waited for its budget (load only lengthens that) and answered before user-service did: the
+      // 504 and the aborted client span below, not a clock, show it did not wait the 3 s.
+      assert.ok(elapsed >= 550, `answered after its 600 ms budget: ${Math.round(elapsed)} ms`);
       const problem = (await response.json()) as { detail: string };
       assert.match(problem.detail, /did not answer within 600 ms/);
       const traceId = traceIdOf(response);

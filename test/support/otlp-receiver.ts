@@ -2,7 +2,9 @@
 // TraceService, MetricsService and LogsService `Export` methods. It decodes the protobuf payloads
 // with protobufjs, using the message descriptions below (written for this test from the OTLP
 // specification; only the fields the tests read are described, unknown fields are skipped by the
-// decoder), and keeps what it received in memory.
+// decoder), and keeps what it received in memory. Started with `forwardTo`, it is a tee in front of a
+// collector: each Export goes on unchanged, and is kept only once the collector accepted it, so a test
+// can compare what a backend holds with exactly what the collector acknowledged.
 
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
@@ -144,12 +146,12 @@ export interface ReceivedMetricPoint {
   count?: number;
   sum?: number;
   isMonotonic?: boolean;
+  /** The data point's time. */
+  timeUnixNano: bigint;
   resource: Attributes;
   scope: string;
   /** Which Export call brought it (0-based, per receiver). */
   exportIndex: number;
-  /** The data point's time. */
-  timeUnixNano: bigint;
 }
 
 // Decoded with toObject({ longs: String, bytes: Buffer }): 64-bit numbers arrive as strings.
@@ -186,6 +188,7 @@ export class OtlpReceiver {
   readonly exports = { traces: 0, metrics: 0, logs: 0 };
   readonly #server: grpc.Server;
   #http: Server | undefined;
+  #upstream: grpc.Client | undefined;
   port = 0;
   /**
    * OTLP/HTTP (protobuf) answers: while this returns a status other than 200, requests are refused
@@ -201,10 +204,32 @@ export class OtlpReceiver {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /** Starts on `port` (0: any free port) on 127.0.0.1. */
-  static async start(port = 0): Promise<OtlpReceiver> {
+  /**
+   * Starts on `port` (0: any free port) on 127.0.0.1. With `forwardTo` (a collector's OTLP/gRPC
+   * host:port), every Export is passed on and answered with the collector's answer; only what the
+   * collector accepted is kept.
+   */
+  static async start(port = 0, options: { forwardTo?: string } = {}): Promise<OtlpReceiver> {
     const server = new grpc.Server();
     const receiver = new OtlpReceiver(server);
+    const upstream = options.forwardTo
+      ? new grpc.Client(options.forwardTo, grpc.credentials.createInsecure())
+      : undefined;
+    receiver.#upstream = upstream;
+    const forward = (path: string, request: Buffer): Promise<Buffer> =>
+      new Promise((resolve, reject) => {
+        if (!upstream) {
+          resolve(Buffer.alloc(0));
+          return;
+        }
+        upstream.makeUnaryRequest(
+          path,
+          (value: Buffer) => value,
+          (buffer: Buffer) => buffer,
+          request,
+          (error, response) => (error ? reject(error) : resolve(response ?? Buffer.alloc(0))),
+        );
+      });
     const service = (name: string): grpc.ServiceDefinition => ({
       Export: {
         path: `/opentelemetry.proto.collector.${name}/Export`,
@@ -213,28 +238,37 @@ export class OtlpReceiver {
         requestSerialize: (value: Buffer) => value,
         requestDeserialize: (buffer: Buffer) => buffer,
         // Export*ServiceResponse with no partial_success: the empty message.
-        responseSerialize: () => Buffer.alloc(0),
+        // (or the collector's own answer when forwarding).
+        responseSerialize: (value: Buffer) => value,
         responseDeserialize: (buffer: Buffer) => buffer,
       },
     });
     const handler =
-      (decode: (buffer: Buffer) => void): grpc.UntypedServiceImplementation['Export'] =>
+      (
+        name: string,
+        decode: (buffer: Buffer) => void,
+      ): grpc.UntypedServiceImplementation['Export'] =>
       (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-        try {
-          decode(call.request);
-          callback(null, Buffer.alloc(0));
-        } catch (error) {
-          callback({ code: grpc.status.INVALID_ARGUMENT, details: String(error) });
-        }
+        forward(`/opentelemetry.proto.collector.${name}/Export`, call.request).then(
+          (response) => {
+            try {
+              decode(call.request);
+              callback(null, response);
+            } catch (error) {
+              callback({ code: grpc.status.INVALID_ARGUMENT, details: String(error) });
+            }
+          },
+          (error: grpc.ServiceError) => callback(error),
+        );
       };
     server.addService(service('trace.v1.TraceService'), {
-      Export: handler((b) => receiver.#onTraces(b)),
+      Export: handler('trace.v1.TraceService', (b) => receiver.#onTraces(b)),
     });
     server.addService(service('metrics.v1.MetricsService'), {
-      Export: handler((b) => receiver.#onMetrics(b)),
+      Export: handler('metrics.v1.MetricsService', (b) => receiver.#onMetrics(b)),
     });
     server.addService(service('logs.v1.LogsService'), {
-      Export: handler((b) => receiver.#onLogs(b)),
+      Export: handler('logs.v1.LogsService', (b) => receiver.#onLogs(b)),
     });
     const bound = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, p) =>
@@ -284,7 +318,6 @@ export class OtlpReceiver {
       for (const sm of list(rm.scope_metrics)) {
         const scope = ((sm.scope as Raw | undefined)?.name as string) ?? '';
         for (const m of list(sm.metrics)) {
-          const time = (p: Raw) => BigInt((p.time_unix_nano as string | undefined) ?? 0);
           const base = {
             name: m.name as string,
             unit: (m.unit as string) ?? '',
@@ -292,6 +325,7 @@ export class OtlpReceiver {
             scope,
             exportIndex,
           };
+          const time = (p: Raw) => BigInt((p.time_unix_nano as string | undefined) ?? 0);
           const numberPoint = (p: Raw) =>
             p.as_double !== undefined ? Number(p.as_double) : Number(p.as_int ?? 0);
           if (m.sum) {
@@ -300,10 +334,10 @@ export class OtlpReceiver {
               this.metrics.push({
                 ...base,
                 type: 'sum',
+                timeUnixNano: time(p),
                 attributes: attributes(p.attributes),
                 value: numberPoint(p),
                 isMonotonic: Boolean(sum.is_monotonic),
-                timeUnixNano: time(p),
               });
             }
           } else if (m.gauge) {
@@ -311,9 +345,9 @@ export class OtlpReceiver {
               this.metrics.push({
                 ...base,
                 type: 'gauge',
+                timeUnixNano: time(p),
                 attributes: attributes(p.attributes),
                 value: numberPoint(p),
-                timeUnixNano: time(p),
               });
             }
           } else if (m.histogram) {
@@ -321,10 +355,10 @@ export class OtlpReceiver {
               this.metrics.push({
                 ...base,
                 type: 'histogram',
+                timeUnixNano: time(p),
                 attributes: attributes(p.attributes),
                 count: num(p.count),
                 sum: num(p.sum),
-                timeUnixNano: time(p),
               });
             }
           }
@@ -429,5 +463,6 @@ export class OtlpReceiver {
     this.#http?.close();
     await new Promise<void>((resolve) => this.#server.tryShutdown(() => resolve()));
     this.#server.forceShutdown();
+    this.#upstream?.close();
   }
 }

@@ -85,4 +85,5 @@ export const OUTCOME: Readonly<Record<number, string>> = {
   400: 'invalid',
   404: 'not_found',
   502: 'upstream_error',
+  504: 'timeout',
 };
