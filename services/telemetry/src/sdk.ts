@@ -10,11 +10,10 @@
 // - NodeSDK (@opentelemetry/sdk-node) with five instrumentations from
 //   @opentelemetry/auto-instrumentations-node: http, express, undici, pino, runtime-node, and no
 //   fs/dns/net noise (instrumentations.ts).
-// - Traces and metrics: NodeSDK builds the exporters, span processor and metric reader from the
-//   standard variables (OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER, OTEL_EXPORTER_OTLP_*, OTEL_BSP_*,
-//   OTEL_METRIC_EXPORT_INTERVAL / _TIMEOUT), sampler (OTEL_TRACES_SAMPLER*), span limits and
-//   propagators (OTEL_PROPAGATORS; default W3C tracecontext + baggage). otel-env.ts only makes OTLP
-//   over gRPC the default protocol and shortens the metric interval.
+// - Traces and metrics: over OTLP/gRPC (the default, otel-env.ts) their exporters are constructed in
+//   exporters.ts; any other OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER / protocol choice is
+//   NodeSDK's. NodeSDK builds the span processor (OTEL_BSP_*), sampler (OTEL_TRACES_SAMPLER*), span
+//   limits and propagators (OTEL_PROPAGATORS; default W3C tracecontext + baggage).
 //   Logs are NOT exported from here: pino's transport worker exports them (see logger.ts).
 // - OpenTelemetry's own errors go through a rate-limited reporter to stderr, so an unreachable
 //   collector is reported once a minute per message instead of on every export. Exporter memory is
@@ -27,6 +26,7 @@ import { setGlobalErrorHandler } from '@opentelemetry/core';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
 import { RateLimitedReporter, errorMessage, type ReportLine } from './error-reporter.ts';
+import { grpcExporterOptions } from './exporters.ts';
 import { createInstrumentations } from './instrumentations.ts';
 import { logsExportEnabled, missingOtelDefaults } from './otel-env.ts';
 import { buildResource, selectDetectors } from './resource.ts';
@@ -92,6 +92,7 @@ export async function startTelemetry(): Promise<void> {
     resource,
     // Detection already happened above (with the container detector and the env detectors last).
     autoDetectResources: false,
+    ...grpcExporterOptions(),
     instrumentations: createInstrumentations(),
     // Logs leave through pino-opentelemetry-transport (logger.ts), not through this SDK.
     logRecordProcessors: [],
