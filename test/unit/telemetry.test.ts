@@ -2,6 +2,8 @@
 // reporting, log batch settings, problem documents.
 
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
   RateLimitedReporter,
@@ -16,7 +18,9 @@ import {
 import { errorStatus, problemBody, requestPath } from '../../services/telemetry/src/http.ts';
 import {
   createInstrumentations,
+  INSTRUMENTATION_NAMES,
   instrumentationConfig,
+  selectInstrumentations,
 } from '../../services/telemetry/src/instrumentations.ts';
 import { batchLogProcessorConfig } from '../../services/telemetry/src/logger.ts';
 import {
@@ -209,42 +213,17 @@ describe('instrumentations', () => {
 
   /** Instrumentation names created under `env` (then disabled again: creating one enables it). */
   function created(env: Record<string, string>): string[] {
-    const saved = { ...process.env };
-    try {
-      delete process.env.OTEL_NODE_ENABLED_INSTRUMENTATIONS;
-      delete process.env.OTEL_NODE_DISABLED_INSTRUMENTATIONS;
-      Object.assign(process.env, env);
-      const instrumentations = createInstrumentations();
-      for (const i of instrumentations) i.disable();
-      return instrumentations.map((i) => i.instrumentationName).sort();
-    } finally {
-      process.env = saved;
-    }
+    const instrumentations = createInstrumentations(env);
+    for (const i of instrumentations) i.disable();
+    return instrumentations.map((i) => i.instrumentationName).sort();
   }
 
-  test('an explicit allowlist: five on, every other one named and off', () => {
+  test('five, configured: no duplicate log sending, no middleware spans', () => {
     const config = instrumentationConfig();
-    const on = Object.entries(config)
-      .filter(([, c]) => (c as { enabled?: boolean }).enabled !== false)
-      .map(([name]) => name);
-    assert.deepEqual(on.sort(), [...ON].sort());
-    assert.ok(
-      Object.keys(config).length > 30,
-      'the disabled ones are listed, not left to defaults',
-    );
-    for (const noisy of ['fs', 'dns', 'net', 'grpc', 'connect', 'router']) {
-      assert.equal(
-        config[`@opentelemetry/instrumentation-${noisy}` as keyof typeof config]?.enabled,
-        false,
-      );
-    }
-    // No duplicate log sending (the transport exports every record); no middleware spans.
-    assert.equal(config['@opentelemetry/instrumentation-pino'].disableLogSending, true);
-    assert.deepEqual(config['@opentelemetry/instrumentation-express'].ignoreLayersType, [
-      'middleware',
-      'router',
-      'request_handler',
-    ]);
+    assert.deepEqual(Object.keys(config).sort(), [...INSTRUMENTATION_NAMES].sort());
+    // The transport exports every record: instrumentation-pino only adds the trace ids.
+    assert.equal(config.pino.disableLogSending, true);
+    assert.deepEqual(config.express.ignoreLayersType, ['middleware', 'router', 'request_handler']);
   });
 
   test('creates exactly the five; OTEL_NODE_*_INSTRUMENTATIONS can narrow them, never add', () => {
@@ -253,9 +232,23 @@ describe('instrumentations', () => {
       created({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'runtime-node' }),
       ON.filter((n) => !n.endsWith('runtime-node')).sort(),
     );
-    assert.deepEqual(created({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,fs,dns,net' }), [
+    assert.deepEqual(created({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http, fs,dns,net' }), [
       '@opentelemetry/instrumentation-http',
     ]);
+    assert.deepEqual(selectInstrumentations({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: ' ' }), [
+      ...INSTRUMENTATION_NAMES,
+    ]);
+  });
+
+  test('the tuned package does not load auto-instrumentations-node (the stock mode does)', () => {
+    const dir = join(repoRoot, 'services', 'telemetry', 'src');
+    for (const file of readdirSync(dir)) {
+      assert.doesNotMatch(
+        readFileSync(join(dir, file), 'utf8'),
+        /from '@opentelemetry\/auto-instrumentations-node/,
+        file,
+      );
+    }
   });
 });
 
