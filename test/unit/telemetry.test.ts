@@ -22,6 +22,7 @@ import {
   instrumentationConfig,
   selectInstrumentations,
 } from '../../services/telemetry/src/instrumentations.ts';
+import { hookedModules, loaderHookApi } from '../../services/telemetry/src/loader-hook.ts';
 import { batchLogProcessorConfig } from '../../services/telemetry/src/logger.ts';
 import {
   OTEL_ENV_DEFAULTS,
@@ -238,6 +239,15 @@ describe('instrumentations', () => {
     assert.deepEqual(selectInstrumentations({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: ' ' }), [
       ...INSTRUMENTATION_NAMES,
     ]);
+  });
+
+  test('the loader hook intercepts the modules the five patch, through registerHooks on Node 26', () => {
+    const instrumentations = createInstrumentations({});
+    for (const i of instrumentations) i.disable();
+    assert.deepEqual(hookedModules(instrumentations).sort(), ['express', 'http', 'https', 'pino']);
+    if (Number(process.versions.node.split('.')[0]) >= 26) {
+      assert.equal(loaderHookApi(), 'registerHooks');
+    }
   });
 
   test('the tuned package does not load auto-instrumentations-node (the stock mode does)', () => {
