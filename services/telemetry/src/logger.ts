@@ -7,6 +7,11 @@
 // ids, so Loki and Tempo link both ways. Each record is exported once: by the transport (the
 // instrumentation's own log sending is disabled in instrumentations.ts).
 //
+// The worker starts without the process's preloads (--import, --require, --experimental-loader, also
+// from NODE_OPTIONS): it serves no requests, and a zero-code register there (the stock mode,
+// bin/start.sh) would start a second SDK that exports its own runtime metrics under the service's
+// name. The tuned register also guards itself (register.ts).
+//
 // The transport worker builds its own OpenTelemetry resource; it gets the SDK's settled resource
 // attributes so logs carry exactly the same service.name, service.instance.id, ... as spans and
 // metrics. Call `close()` at shutdown: it ends the worker, which flushes its batch processor.
@@ -43,6 +48,31 @@ export function batchLogProcessorConfig(env: Env): Record<string, number> {
   return config;
 }
 
+const PRELOAD_FLAGS = ['--import', '--require', '-r', '--experimental-loader', '--loader'];
+
+/** Node options without the preloads: a flag with its value, or `--flag=value`. Pure. */
+export function withoutPreloads(args: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    if (PRELOAD_FLAGS.includes(arg)) {
+      i++;
+      continue;
+    }
+    if (PRELOAD_FLAGS.some((flag) => arg.startsWith(`${flag}=`))) continue;
+    kept.push(arg);
+  }
+  return kept;
+}
+
+/** The environment for the log worker: NODE_OPTIONS without its preloads. */
+export function workerEnv(env: Env): Record<string, string | undefined> {
+  if (!env.NODE_OPTIONS) return { ...env };
+  // NODE_OPTIONS is split on spaces outside double quotes, as Node does.
+  const tokens = env.NODE_OPTIONS.match(/(?:[^\s"]+|"[^"]*")+/g) ?? [];
+  return { ...env, NODE_OPTIONS: withoutPreloads(tokens).join(' ') };
+}
+
 export function createLogger(options: { level: LogLevel }): AppLogger {
   const state = getTelemetryState();
   // "silent" is not a valid transport target level; nothing reaches the targets anyway.
@@ -71,7 +101,12 @@ export function createLogger(options: { level: LogLevel }): AppLogger {
       },
     });
   }
-  const transport = pino.transport({ targets });
+  const transport = pino.transport({
+    targets,
+    // Worker threads accept no process-wide flags, so none is passed on (as pino does itself when
+    // it is loaded by a preload).
+    worker: { execArgv: [], env: workerEnv(process.env) },
+  });
   // A failing transport must not crash the service (an 'error' without listener would throw).
   transport.on('error', (error: Error) => {
     const report =
