@@ -81,6 +81,7 @@ const args = parseArgs({
     variants: { type: 'string' },
     json: { type: 'string' },
     'cpu-prof': { type: 'string' },
+    probe: { type: 'string' },
     'a-env': { type: 'string' },
     help: { type: 'boolean' },
   },
@@ -98,6 +99,7 @@ if (args.help) {
   console.log(
     '  --cpu-prof dir: variant A runs under node --cpu-prof (main thread and log worker)',
   );
+  console.log('  --probe dir: event-loop delay and GC once a second, every variant (probe.ts)');
   process.exit(0);
 }
 
@@ -117,6 +119,9 @@ const variants = String(args.variants ?? process.env.BENCH_VARIANTS ?? VARIANTS.
   .map((v) => VARIANTS.find((known) => known.toUpperCase() === v.trim().toUpperCase()))
   .filter((v): v is Variant => v !== undefined);
 const profileDir = args['cpu-prof'] as string | undefined;
+/** Event-loop delay and GC once a second, per variant and service (probe.ts). */
+const probeDir = args.probe as string | undefined;
+const probeArgs = probeDir ? ['--import', join(repoRoot, 'scripts', 'bench', 'probe.ts')] : [];
 /** Extra environment for A, e.g. OTEL_TRACES_SAMPLER_ARG=0.1: what a knob changes. */
 const aEnv: Record<string, string> = Object.fromEntries(
   String(args['a-env'] ?? process.env.BENCH_A_ENV ?? '')
@@ -245,13 +250,17 @@ async function startPair(variant: Variant): Promise<Pair> {
     common.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${sinkOtlpPort}`;
   }
   common.TELEMETRY_MODE = variant === 'Z' ? 'stock' : variant === 'Z_esm' ? 'stock-esm' : 'tuned';
+  if (probeDir) {
+    common.BENCH_PROBE_DIR = join(probeDir, variant);
+    mkdirSync(common.BENCH_PROBE_DIR, { recursive: true });
+  }
   // C is its own script; the others start as the services do (package.json "start", the
   // Dockerfiles' CMD): the start command with the built server.
   const command = (name: string) =>
     variant === 'C'
       ? {
           file: process.execPath,
-          args: [join(repoRoot, 'scripts', 'bench', 'plain-pair.ts'), name],
+          args: [...probeArgs, join(repoRoot, 'scripts', 'bench', 'plain-pair.ts'), name],
         }
       : {
           file: join(repoRoot, 'services', 'telemetry', 'bin', 'start.sh'),
@@ -259,6 +268,7 @@ async function startPair(variant: Variant): Promise<Pair> {
             ...(variant === 'A' && profileDir
               ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`]
               : []),
+            ...probeArgs,
             'dist/server.js',
           ],
         };
