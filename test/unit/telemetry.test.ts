@@ -26,6 +26,7 @@ import { hookedModules, loaderHookApi } from '../../services/telemetry/src/loade
 import { batchLogProcessorConfig } from '../../services/telemetry/src/logger.ts';
 import {
   OTEL_ENV_DEFAULTS,
+  logExport,
   logsExportEnabled,
   missingOtelDefaults,
   sdkDisabled,
@@ -149,6 +150,18 @@ function withOtelEnv<T>(env: Record<string, string>, body: () => T): T {
     process.env = saved;
   }
 }
+
+describe('LOG_EXPORT', () => {
+  test('transport by default, sdk when asked; anything else is named and the default used', () => {
+    assert.deepEqual(logExport({}), { value: 'transport' });
+    assert.deepEqual(logExport({ LOG_EXPORT: ' SDK ' }), { value: 'sdk' });
+    assert.deepEqual(logExport({ LOG_EXPORT: 'transport' }), { value: 'transport' });
+    assert.deepEqual(logExport({ LOG_EXPORT: 'worker' }), {
+      value: 'transport',
+      unknown: 'worker',
+    });
+  });
+});
 
 describe('exporters', () => {
   test("the gRPC exporters are constructed for OTLP over gRPC, every other choice is the SDK's", () => {

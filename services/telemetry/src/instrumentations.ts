@@ -45,7 +45,9 @@ export interface InstrumentationConfigs {
 }
 export type InstrumentationName = keyof InstrumentationConfigs;
 
-export function instrumentationConfig(): InstrumentationConfigs {
+export function instrumentationConfig(
+  options: { logSending?: boolean } = {},
+): InstrumentationConfigs {
   return {
     // Incoming requests (server spans, http.server.request.duration) and http/https client calls.
     // instrumentation-http >= 0.222 emits only the stable HTTP semantic conventions (span attributes
@@ -75,7 +77,7 @@ export function instrumentationConfig(): InstrumentationConfigs {
     // Log correlation only: trace_id, span_id, trace_flags in every record written inside a span.
     // Log SENDING is off because pino-opentelemetry-transport already exports every record; with
     // both on, each record would reach the collector twice.
-    pino: { disableLogSending: true },
+    pino: { disableLogSending: options.logSending !== true },
     // nodejs.eventloop.*, v8js.* runtime metrics.
     'runtime-node': {},
   };
@@ -111,8 +113,11 @@ export function selectInstrumentations(env: Env): InstrumentationName[] {
 }
 
 /** Constructs (and thereby enables) the selected instrumentations. */
-export function createInstrumentations(env: Env = process.env): Instrumentation[] {
-  const config = instrumentationConfig();
+export function createInstrumentations(
+  env: Env = process.env,
+  options: { logSending?: boolean } = {},
+): Instrumentation[] {
+  const config = instrumentationConfig(options);
   return selectInstrumentations(env).map((name) => {
     const Construct = CONSTRUCTORS[name] as new (
       c: InstrumentationConfigs[typeof name],

@@ -73,14 +73,30 @@ export function workerEnv(env: Env): Record<string, string | undefined> {
   return { ...env, NODE_OPTIONS: withoutPreloads(tokens).join(' ') };
 }
 
+/** stdout from the main thread (sonic-boom, asynchronous): no worker when the SDK exports the logs. */
+function directLogger(level: LogLevel): AppLogger {
+  const destination = pino.destination({ dest: 1, sync: false });
+  const logger = pino({ level, base: undefined }, destination);
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      logger.level = 'silent';
+      await new Promise<void>((resolve) => {
+        destination.flush(() => resolve());
+      });
+    })());
+  return { logger, close };
+}
+
 export function createLogger(options: { level: LogLevel }): AppLogger {
   const state = getTelemetryState();
+  if (state?.logsEnabled && state.logExport === 'sdk') return directLogger(options.level);
   // "silent" is not a valid transport target level; nothing reaches the targets anyway.
   const targetLevel = options.level === 'silent' ? 'fatal' : options.level;
   const targets: TransportTargetOptions[] = [
     { target: 'pino/file', level: targetLevel, options: { destination: 1 } },
   ];
-  if (state?.logsEnabled) {
+  if (state?.logsEnabled && state.logExport === 'transport') {
     // Drop the SDK's telemetry.sdk.* identity: the worker runs a different (its own) logs SDK.
     const resourceAttributes = Object.fromEntries(
       Object.entries(state.resourceAttributes).filter(([key]) => !key.startsWith('telemetry.sdk.')),

@@ -24,7 +24,7 @@ import { RateLimitedReporter, errorMessage, type ReportLine } from './error-repo
 import { grpcExporterOptions } from './exporters.ts';
 import { createInstrumentations } from './instrumentations.ts';
 import { withLoaderHook } from './loader-hook.ts';
-import { logsExportEnabled, missingOtelDefaults } from './otel-env.ts';
+import { logExport, logsExportEnabled, missingOtelDefaults } from './otel-env.ts';
 import { buildResource, selectDetectors } from './resource.ts';
 import { currentServiceInfo } from './service-info.ts';
 import { setTelemetryState } from './state.ts';
@@ -81,15 +81,22 @@ export async function startTelemetry(): Promise<void> {
   }
   const resource = await buildResource(service, selection.detectors);
 
-  const instrumentations = await withLoaderHook(() => createInstrumentations());
+  const logsEnabled = logsExportEnabled(process.env);
+  const { value: logsBy, unknown } = logExport(process.env);
+  if (unknown) reporter.report('warn', `LOG_EXPORT: unknown value "${unknown}", transport used`);
+  const sdkLogs = logsEnabled && logsBy === 'sdk';
+  const instrumentations = await withLoaderHook(() =>
+    createInstrumentations(process.env, { logSending: sdkLogs }),
+  );
   const sdk = new NodeSDK({
     resource,
     // Detection already happened above (with the container detector and the env detectors last).
     autoDetectResources: false,
     ...grpcExporterOptions(),
     instrumentations,
-    // Logs leave through pino-opentelemetry-transport (logger.ts), not through this SDK.
-    logRecordProcessors: [],
+    // Logs leave through pino-opentelemetry-transport (logger.ts), not through this SDK, unless
+    // LOG_EXPORT=sdk: then NodeSDK builds the logs pipeline from OTEL_LOGS_EXPORTER, OTEL_BLRP_*.
+    ...(sdkLogs ? {} : { logRecordProcessors: [] }),
   });
   sdk.start();
 
@@ -97,7 +104,8 @@ export async function startTelemetry(): Promise<void> {
   setTelemetryState({
     service,
     resourceAttributes: resource.attributes,
-    logsEnabled: logsExportEnabled(process.env),
+    logsEnabled,
+    logExport: logsBy,
     shutdown: () => (stopped ??= sdk.shutdown()),
     reportProblem,
   });
