@@ -1,7 +1,7 @@
 // Summarises V8 CPU profiles (.cpuprofile, from `node --cpu-prof`, e.g. `npm run bench -- --variants A
 // --cpu-prof DIR`): self time grouped by package (node_modules/<package>, node:internal, the
 // application, V8's own "(garbage collector)", "(program)", "(idle)"), and the top frames.
-//   node scripts/bench/profile-summary.ts DIR_OR_FILES... [--top 15] [--long-tasks MS] [--skip-ms MS]
+//   node scripts/bench/profile-summary.ts DIR_OR_FILES... [--top 15] [--long-tasks MS] [--skip-ms MS] [--until-ms MS]
 // With --long-tasks, only the stretches in which the thread was busy without a break for at least MS
 // milliseconds count (what stalls the event loop), and the frames are ranked by inclusive time too.
 
@@ -25,6 +25,7 @@ const { values, positionals } = parseArgs({
     top: { type: 'string', default: '15' },
     'long-tasks': { type: 'string' },
     'skip-ms': { type: 'string', default: '0' },
+    'until-ms': { type: 'string', default: 'Infinity' },
   },
   allowPositionals: true,
 });
@@ -32,6 +33,8 @@ const top = Number(values.top);
 const longTaskMs = values['long-tasks'] === undefined ? undefined : Number(values['long-tasks']);
 /** Samples of the first milliseconds (start-up) are left out. */
 const skipMs = Number(values['skip-ms']);
+/** ...and those after this many milliseconds (a window of the run, e.g. one load phase). */
+const untilMs = Number(values['until-ms']);
 
 function files(paths: string[]): string[] {
   return paths.flatMap((path) =>
@@ -56,9 +59,10 @@ export function packageOf(url: string, functionName: string): string {
 /** Which samples count: all, or only those inside busy stretches of at least `minMs`. */
 function countedSamples(profile: Profile, idle: Set<number>, minMs: number | undefined): boolean[] {
   let elapsed = 0;
-  const late = profile.samples.map(
-    (_, i) => (elapsed += (profile.timeDeltas[i] ?? 0) / 1000) >= skipMs,
-  );
+  const late = profile.samples.map((_, i) => {
+    elapsed += (profile.timeDeltas[i] ?? 0) / 1000;
+    return elapsed >= skipMs && elapsed < untilMs;
+  });
   const counted = [...late];
   if (minMs === undefined) return counted;
   let start = 0;
