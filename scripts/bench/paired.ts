@@ -5,6 +5,8 @@
 // machine load. It prints the per-slice ratios and their median; it asserts nothing.
 //   npm run bench:paired -- --env LOG_LEVEL=warn [--slices 10] [--seconds 5]
 //   npm run bench:paired -- --env NOTHING=1     the noise floor: X and Y identical
+//   npm run bench:paired -- --x-root DIR --env NOTHING=1   a code change: X runs the services of
+//                                         another built checkout (e.g. the previous commit), Y this one
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
@@ -21,6 +23,7 @@ const args = parseArgs({
     slices: { type: 'string', default: '10' },
     seconds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '50' },
+    'x-root': { type: 'string' },
   },
 }).values;
 const extra: Record<string, string> = Object.fromEntries(
@@ -44,6 +47,15 @@ if (Object.keys(extra).length === 0) {
 }
 
 const repoRoot = join(import.meta.dirname, '..', '..');
+const xRoot = args['x-root'] ?? repoRoot;
+if (
+  !statSync(join(xRoot, 'services', 'api-gateway', 'dist', 'server.js'), { throwIfNoEntry: false })
+) {
+  console.error(
+    `bench:paired: --x-root ${xRoot} has no built services (npm ci, npm run build there)`,
+  );
+  process.exit(2);
+}
 const toolBin = join(
   process.env.NOS_CACHE_DIR ?? join(process.env.HOME ?? '', '.cache', 'node-observability-stack'),
   'bin',
@@ -93,12 +105,17 @@ for (let i = 0; ; i++) {
 const baseEnv = Object.fromEntries(
   Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_') && !k.startsWith('npm_')),
 );
-async function start(name: string, port: number, env: Record<string, string>): Promise<number> {
+async function start(
+  root: string,
+  name: string,
+  port: number,
+  env: Record<string, string>,
+): Promise<number> {
   const child = spawnKept(
     process.execPath,
     ['--import', '@nos/telemetry/register', 'dist/server.js'],
     {
-      cwd: join(repoRoot, 'services', name),
+      cwd: join(root, 'services', name),
       env: {
         ...baseEnv,
         LOG_LEVEL: 'info',
@@ -127,10 +144,10 @@ interface Pair {
   pids: number[];
   url: string;
 }
-async function startPair(env: Record<string, string>): Promise<Pair> {
+async function startPair(root: string, env: Record<string, string>): Promise<Pair> {
   const [userPort, gatewayPort] = (await freePorts(2)) as [number, number];
-  const user = await start('user-service', userPort, env);
-  const gateway = await start('api-gateway', gatewayPort, {
+  const user = await start(root, 'user-service', userPort, env);
+  const gateway = await start(root, 'api-gateway', gatewayPort, {
     ...env,
     USER_SERVICE_URL: `http://127.0.0.1:${userPort}`,
   });
@@ -139,10 +156,13 @@ async function startPair(env: Record<string, string>): Promise<Pair> {
 const cpu = (pair: Pair) => pair.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 const rss = (pair: Pair) => pair.pids.map((pid) => rssMiB(pid).toFixed(0)).join(' / ');
 
-const x = await startPair({});
-const y = await startPair(extra);
+const x = await startPair(xRoot, {});
+const y = await startPair(repoRoot, extra);
 await sleep(3000);
-console.log(`Y = X with ${JSON.stringify(extra)}; RSS idle X ${rss(x)}, Y ${rss(y)} MiB`);
+console.log(
+  `Y = X with ${JSON.stringify(extra)}${xRoot === repoRoot ? '' : `, X from ${xRoot}`}; ` +
+    `RSS idle X ${rss(x)}, Y ${rss(y)} MiB`,
+);
 for (const pair of [x, y]) await saturate(wrk, pair.url, connections, 3); // JIT warm-up
 
 const cpuRatios: number[] = [];

@@ -1,12 +1,17 @@
-// What telemetry costs: the two services measured in alternated rounds of three variants.
-//   A  the services as shipped (`node --import @nos/telemetry/register`), exporting to a sink collector
-//   B  the same with OTEL_SDK_DISABLED=true
-//   C  a minimal uninstrumented Express 5 pair, same routes and simulated latency (plain-pair.ts)
+// What telemetry costs: the two services measured in alternated rounds of five variants.
+//   A      the services as shipped (TELEMETRY_MODE=tuned), exporting to a sink collector
+//   B      the same with OTEL_SDK_DISABLED=true
+//   C      a minimal uninstrumented Express 5 pair, same routes and simulated latency (plain-pair.ts)
+//   Z      the same services in the stock zero-code mode (TELEMETRY_MODE=stock), to the same sink
+//   Z_esm  stock plus the ESM loader hook (TELEMETRY_MODE=stock-esm): the stock setup with the same
+//          features as A (route names, log export, log correlation)
+// A, B, Z and Z_esm start through the services' start command (services/telemetry/bin/start.sh).
 // Each round starts the pair of every variant in turn (rotating the order), then: start-to-ready,
-// RSS idle, delivery at a fixed rate (A only: spans and log records accepted by the sink collector vs
-// requests answered), p50/p99 at a fixed rate, saturation with wrk, CPU seconds per 10,000 requests
-// (both services, all threads, from /proc), RSS after the load, graceful stop. It reports medians and
-// spreads, and the per-round ratios A/C and A/B as the headline; it asserts nothing.
+// RSS idle, a high fixed rate (p99, and for A delivery: spans and log records accepted by the sink
+// collector vs requests answered), p50/p99 at a fixed rate, saturation with wrk, CPU seconds per
+// 10,000 requests (both services, all threads, from /proc), RSS after the load, graceful stop. It
+// reports medians and spreads, and the per-round ratios of A to the others as the headline; it
+// asserts nothing.
 //   npm run bench                 full run (5 rounds; about 20 minutes)
 //   npm run bench -- --quick      2 short rounds (about 2-3 minutes)
 //   npm run bench -- --help       every knob (also BENCH_* environment variables)
@@ -28,7 +33,7 @@ import {
   type FixedRateResult,
   type SaturationResult,
 } from './measure.ts';
-import { printReport, summarise, type RoundResult, type Variant } from './report.ts';
+import { printReport, summarise, VARIANTS, type RoundResult, type Variant } from './report.ts';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const toolBin = join(
@@ -47,8 +52,18 @@ const OPTIONS = {
   },
   rate: { env: 'BENCH_RATE', full: 200, quick: 200, help: 'fixed rate for p50/p99 (req/s)' },
   'rate-seconds': { env: 'BENCH_RATE_SECONDS', full: 20, quick: 6, help: 'fixed-rate duration' },
-  'delivery-rate': { env: 'BENCH_DELIVERY_RATE', full: 500, quick: 500, help: 'A: req/s' },
-  'delivery-seconds': { env: 'BENCH_DELIVERY_SECONDS', full: 60, quick: 10, help: 'A: duration' },
+  'delivery-rate': {
+    env: 'BENCH_DELIVERY_RATE',
+    full: 500,
+    quick: 500,
+    help: 'high fixed rate (p99; delivery of A) (req/s)',
+  },
+  'delivery-seconds': {
+    env: 'BENCH_DELIVERY_SECONDS',
+    full: 60,
+    quick: 10,
+    help: 'high fixed rate duration',
+  },
   connections: { env: 'BENCH_CONNECTIONS', full: 50, quick: 50, help: 'wrk connections' },
   'saturation-seconds': {
     env: 'BENCH_SATURATION_SECONDS',
@@ -66,13 +81,16 @@ const args = parseArgs({
     variants: { type: 'string' },
     json: { type: 'string' },
     'cpu-prof': { type: 'string' },
+    probe: { type: 'string' },
     'a-env': { type: 'string' },
     help: { type: 'boolean' },
   },
 }).values as Record<string, string | boolean | undefined>;
 
 if (args.help) {
-  console.log('npm run bench -- [--quick] [--variants A,B,C] [--json file] [--cpu-prof dir]');
+  console.log(
+    'npm run bench -- [--quick] [--variants A,B,C,Z,Z_esm] [--json file] [--cpu-prof dir]',
+  );
   for (const [name, o] of Object.entries(OPTIONS)) {
     console.log(
       `  --${name.padEnd(19)} ${o.env.padEnd(25)} ${o.help} (${o.full}; quick ${o.quick})`,
@@ -81,6 +99,7 @@ if (args.help) {
   console.log(
     '  --cpu-prof dir: variant A runs under node --cpu-prof (main thread and log worker)',
   );
+  console.log('  --probe dir: event-loop delay and GC once a second, every variant (probe.ts)');
   process.exit(0);
 }
 
@@ -95,11 +114,14 @@ function option(name: OptionName): number {
 const settings = Object.fromEntries(
   (Object.keys(OPTIONS) as OptionName[]).map((name) => [name, option(name)]),
 ) as Record<OptionName, number>;
-const variants = String(args.variants ?? process.env.BENCH_VARIANTS ?? 'A,B,C')
+const variants = String(args.variants ?? process.env.BENCH_VARIANTS ?? VARIANTS.join(','))
   .split(',')
-  .map((v) => v.trim().toUpperCase())
-  .filter((v): v is Variant => v === 'A' || v === 'B' || v === 'C');
+  .map((v) => VARIANTS.find((known) => known.toUpperCase() === v.trim().toUpperCase()))
+  .filter((v): v is Variant => v !== undefined);
 const profileDir = args['cpu-prof'] as string | undefined;
+/** Event-loop delay and GC once a second, per variant and service (probe.ts). */
+const probeDir = args.probe as string | undefined;
+const probeArgs = probeDir ? ['--import', join(repoRoot, 'scripts', 'bench', 'probe.ts')] : [];
 /** Extra environment for A, e.g. OTEL_TRACES_SAMPLER_ARG=0.1: what a knob changes. */
 const aEnv: Record<string, string> = Object.fromEntries(
   String(args['a-env'] ?? process.env.BENCH_A_ENV ?? '')
@@ -132,14 +154,21 @@ process.on('exit', () => {
 });
 
 /** Starts a process with stdout discarded (as fast as a log pipe can be) and stderr kept in a file. */
-function launch(name: string, args: string[], cwd: string, env: Record<string, string>) {
+function launch(
+  name: string,
+  command: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+) {
   const stderrFile = join(work, `${name}.stderr`);
   const base = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_') && !k.startsWith('npm_')),
   );
-  const child = spawn(process.execPath, args, {
+  const child = spawn(command, args, {
     cwd,
-    env: { ...base, ...env },
+    // The start command runs `node` from PATH: this Node.
+    env: { ...base, PATH: `${dirname(process.execPath)}:${base.PATH ?? ''}`, ...env },
     stdio: ['ignore', 'ignore', openSync(stderrFile, 'a')],
   });
   children.add(child);
@@ -217,25 +246,40 @@ async function startPair(variant: Variant): Promise<Pair> {
     Object.assign(common, aEnv);
   }
   if (variant === 'B') common.OTEL_SDK_DISABLED = 'true';
-  const nodeArgs = (name: string) =>
+  if (variant === 'Z' || variant === 'Z_esm') {
+    common.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${sinkOtlpPort}`;
+  }
+  common.TELEMETRY_MODE = variant === 'Z' ? 'stock' : variant === 'Z_esm' ? 'stock-esm' : 'tuned';
+  if (probeDir) {
+    common.BENCH_PROBE_DIR = join(probeDir, variant);
+    mkdirSync(common.BENCH_PROBE_DIR, { recursive: true });
+  }
+  // C is its own script; the others start as the services do (package.json "start", the
+  // Dockerfiles' CMD): the start command with the built server.
+  const command = (name: string) =>
     variant === 'C'
-      ? [join(repoRoot, 'scripts', 'bench', 'plain-pair.ts'), name]
-      : [
-          ...(variant === 'A' && profileDir
-            ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`]
-            : []),
-          // The services' start command (package.json "start", the Dockerfiles' CMD).
-          '--import',
-          '@nos/telemetry/register',
-          'dist/server.js',
-        ];
+      ? {
+          file: process.execPath,
+          args: [...probeArgs, join(repoRoot, 'scripts', 'bench', 'plain-pair.ts'), name],
+        }
+      : {
+          file: join(repoRoot, 'services', 'telemetry', 'bin', 'start.sh'),
+          args: [
+            ...(variant === 'A' && profileDir
+              ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`]
+              : []),
+            ...probeArgs,
+            'dist/server.js',
+          ],
+        };
   const started = async (
     name: 'user-service' | 'api-gateway',
     port: number,
     env: Record<string, string>,
   ) => {
     const t0 = performance.now();
-    const proc = launch(`${variant}-${name}`, nodeArgs(name), join(repoRoot, 'services', name), {
+    const { file, args } = command(name);
+    const proc = launch(`${variant}-${name}`, file, args, join(repoRoot, 'services', name), {
       ...common,
       ...env,
       PORT: String(port),
@@ -288,25 +332,24 @@ async function oneRound(variant: Variant, round: number): Promise<RoundResult> {
     const url = `${pair.gatewayUrl}/user/123`;
     await fixedRate(url, settings.rate, settings['warmup-seconds']);
 
+    // The high fixed rate: every variant's p99 under it; for A, whether everything is delivered.
+    const high = settings['delivery-seconds'] > 0;
+    const before = high && variant === 'A' ? await settledSinkCounts(6000, 20_000) : undefined;
+    const load = high
+      ? await fixedRate(url, settings['delivery-rate'], settings['delivery-seconds'])
+      : { ok: 0, notOk: 0, failed: 0, p50Ms: Number.NaN, p99Ms: Number.NaN };
     let delivery: RoundResult['delivery'];
-    if (variant === 'A' && settings['delivery-seconds'] > 0) {
-      // Start from a quiet sink (start-up records delivered), count what this load adds.
-      const before = await settledSinkCounts(6000, 20_000);
-      const load = await fixedRate(url, settings['delivery-rate'], settings['delivery-seconds']);
+    if (before) {
       // Every answered request is one trace of 4 spans and one access-log record per service.
       const answered = load.ok + load.notOk;
-      const target = {
-        spans: before.spans + 4 * answered,
-        logRecords: before.logRecords + 2 * answered,
-      };
       // Every span is in the sink within the batch delay (5 s) plus an export; then quiet.
       const after = await settledSinkCounts(6000, 30_000);
       delivery = {
         requests: answered,
         failed: load.failed,
-        spansExpected: target.spans - before.spans,
+        spansExpected: 4 * answered,
         spansReceived: after.spans - before.spans,
-        logsExpected: target.logRecords - before.logRecords,
+        logsExpected: 2 * answered,
         logsReceived: after.logRecords - before.logRecords,
       };
     }
@@ -324,7 +367,7 @@ async function oneRound(variant: Variant, round: number): Promise<RoundResult> {
     );
     const saturationCpu = pairCpu(pair) - cpu1;
     const rssAfter = pairRss(pair);
-    const served = (delivery?.requests ?? 0) + fixed.ok + saturation.requests;
+    const served = load.ok + load.notOk + fixed.ok + saturation.requests;
 
     return {
       variant,
@@ -334,6 +377,7 @@ async function oneRound(variant: Variant, round: number): Promise<RoundResult> {
       rssAfter,
       requestsBeforeRssAfter: served,
       fixedRate: { ...fixed, cpuPer10k: (fixedCpu / Math.max(1, fixed.ok)) * 10_000 },
+      highRate: { p50Ms: load.p50Ms, p99Ms: load.p99Ms, failed: load.failed },
       saturation: {
         ...saturation,
         cpuPer10k: (saturationCpu / Math.max(1, saturation.requests)) * 10_000,
@@ -376,7 +420,8 @@ for (let round = 0; round < settings.rounds; round++) {
     results.push(result);
     console.log(
       `round ${round + 1}/${settings.rounds} ${variant}: ${result.saturation.perSecond.toFixed(0)} req/s, ` +
-        `${result.saturation.cpuPer10k.toFixed(2)} CPU s/10k, p99 ${result.fixedRate.p99Ms.toFixed(1)} ms` +
+        `${result.saturation.cpuPer10k.toFixed(2)} CPU s/10k, p99 ${result.fixedRate.p99Ms.toFixed(1)} ms, ` +
+        `p99 at ${settings['delivery-rate']} req/s ${result.highRate.p99Ms.toFixed(1)} ms` +
         (result.delivery
           ? `, delivered ${result.delivery.spansReceived}/${result.delivery.spansExpected} spans ` +
             `${result.delivery.logsReceived}/${result.delivery.logsExpected} logs`

@@ -244,6 +244,10 @@ describe('chart/ (nos-service)', () => {
     assert.equal(attributes.get('deployment.environment.name'), 'kind');
     // service.name stays the one the service sets itself (dashboards and alerts select on it).
     assert.equal(envValue(c, 'OTEL_SERVICE_NAME'), undefined);
+    // The project's telemetry package, unless the stock zero-code setup is asked for.
+    assert.equal(envValue(c, 'TELEMETRY_MODE'), 'tuned');
+    const stock = await template(ctx, 'api-gateway', ['--set', 'otel.mode=stock-esm']);
+    assert.equal(envValue(container(stock), 'TELEMETRY_MODE'), 'stock-esm');
 
     // No autoscaler / disruption budget unless asked for; ClusterIP by default.
     const service = find(objects, 'Service').spec as {
@@ -396,6 +400,7 @@ describe('chart/ (nos-service)', () => {
       ['unknown Service type', ['--set', 'service.type=LoadBalancer'], /type/],
       ['bad pull policy', ['--set', 'image.pullPolicy=Sometimes'], /pullPolicy/],
       ['image tag with a space', ['--set', 'image.tag=1.0 beta'], /tag/],
+      ['unknown telemetry mode', ['--set', 'otel.mode=fast'], /mode/],
       [
         'collector endpoint without scheme',
         ['--set', 'otel.endpoint=otel-collector:4317'],

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { repoRoot } from '../support/service-process.ts';
 import { requireTool } from '../support/tools.ts';
 
-test('npm run bench runs one tiny round of A, B and C and reports them', async (t) => {
+test('npm run bench runs one tiny round of A, B, C, Z and Z_esm and reports them', async (t) => {
   if (!requireTool('otelcol', t) || !requireTool('wrk', t)) return;
   const dir = mkdtempSync(join(tmpdir(), 'bench-test-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -34,12 +34,16 @@ test('npm run bench runs one tiny round of A, B and C and reports them', async (
   const [code] = await once(child, 'exit');
   assert.equal(code, 0, output);
 
-  assert.match(output, /\| throughput A\/C \| [\d.]+ \| ≥ 0\.80 \|/);
+  assert.match(output, /\| throughput A\/C \| [\d.]+ \| ≥ 0\.50 \|/);
+  assert.match(output, /\| CPU per request A\/Z_esm \| [\d.]+ \| ≤ 0\.80 \|/);
   assert.match(
     output,
     /\| delivery at 50 req\/s for 2 s, spans \/ log records \(%\) \| [\d.]+ \/ [\d.]+ \|/,
   );
-  assert.match(output, /\| saturation throughput, wrk -c 4 \(req\/s\) \| \d+ \| \d+ \| \d+ \|/);
+  assert.match(
+    output,
+    /\| saturation throughput, wrk -c 4 \(req\/s\) \| \d+ \| \d+ \| \d+ \| \d+ \| \d+ \|/,
+  );
 
   const report = JSON.parse(readFileSync(json, 'utf8')) as {
     rounds: {
@@ -48,7 +52,7 @@ test('npm run bench runs one tiny round of A, B and C and reports them', async (
       delivery?: { spansReceived: number };
     }[];
   };
-  assert.deepEqual(report.rounds.map((r) => r.variant).sort(), ['A', 'B', 'C']);
+  assert.deepEqual(report.rounds.map((r) => r.variant).sort(), ['A', 'B', 'C', 'Z', 'Z_esm']);
   for (const round of report.rounds) assert.ok(round.saturation.requests > 0, round.variant);
   const a = report.rounds.find((r) => r.variant === 'A');
   assert.ok((a?.delivery?.spansReceived ?? 0) > 0, 'the sink collector received spans from A');

@@ -104,19 +104,34 @@ for (const name of ['api-gateway', 'user-service', 'traffic-generator'] as const
       );
     });
 
-    test('exec-form command: node is PID 1 and receives SIGTERM', () => {
+    test('exec-form command equal to `npm start`: node ends up PID 1 and receives SIGTERM', () => {
       const command = final.filter((i) => i.keyword === 'CMD' || i.keyword === 'ENTRYPOINT');
       assert.equal(command.length, 1);
       const argv = JSON.parse(command[0]?.args ?? '') as string[];
-      assert.equal(argv[0], 'node');
       assert.ok(!argv.includes('npm'));
+      assert.equal(pkg.scripts?.start, `exec ${argv.join(' ')}`, 'CMD equals `npm start`');
       if (name === 'traffic-generator') {
         assert.deepEqual(argv, ['node', 'dist/cli.js']);
-        assert.equal(pkg.scripts?.start, `exec ${argv.join(' ')}`, 'CMD equals `npm start`');
       } else {
+        // The start script `exec`s node: no shell stays in between.
         assert.equal(command[0]?.keyword, 'CMD');
-        assert.equal(pkg.scripts?.start, `exec ${argv.join(' ')}`, 'CMD equals `npm start`');
-        assert.deepEqual(argv, ['node', '--import', '@nos/telemetry/register', 'dist/server.js']);
+        assert.deepEqual(argv, ['nos-start', 'dist/server.js']);
+        const startScript = readFileSync(
+          join(repoRoot, 'services', 'telemetry', 'bin', 'start.sh'),
+          'utf8',
+        );
+        assert.ok(
+          startScript
+            .split('\n')
+            .filter((line) => /^\s*exec /.test(line))
+            .every((line) => /^\s*exec node /.test(line)),
+          'every start is `exec node ...`',
+        );
+        const env = final
+          .filter((i) => i.keyword === 'ENV')
+          .map((i) => i.args)
+          .join(' ');
+        assert.match(env, /PATH=\/app\/node_modules\/\.bin:\$PATH/, 'nos-start on PATH');
       }
       const workdirs = final.filter((i) => i.keyword === 'WORKDIR');
       assert.equal(

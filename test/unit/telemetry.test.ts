@@ -2,21 +2,32 @@
 // reporting, log batch settings, problem documents.
 
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
   RateLimitedReporter,
   errorMessage,
   type ReportLine,
 } from '../../services/telemetry/src/error-reporter.ts';
+import {
+  exportsOtlpGrpc,
+  grpcExporterOptions,
+  metricReaderTiming,
+} from '../../services/telemetry/src/exporters.ts';
 import { errorStatus, problemBody, requestPath } from '../../services/telemetry/src/http.ts';
 import {
   createInstrumentations,
+  INSTRUMENTATION_NAMES,
   instrumentationConfig,
+  selectInstrumentations,
 } from '../../services/telemetry/src/instrumentations.ts';
+import { hookedModules, loaderHookApi } from '../../services/telemetry/src/loader-hook.ts';
 import { batchLogProcessorConfig, truncateFields } from '../../services/telemetry/src/logger.ts';
 import {
   OTEL_ENV_DEFAULTS,
   logAttributeValueLengthLimit,
+  logExport,
   logsExportEnabled,
   missingOtelDefaults,
   sdkDisabled,
@@ -151,6 +162,85 @@ describe('resource', () => {
   });
 });
 
+/** Runs `body` with only `env` of the OTEL_* variables set. */
+function withOtelEnv<T>(env: Record<string, string>, body: () => T): T {
+  const saved = process.env;
+  try {
+    process.env = {
+      ...Object.fromEntries(Object.entries(saved).filter(([name]) => !name.startsWith('OTEL_'))),
+      ...env,
+    };
+    return body();
+  } finally {
+    process.env = saved;
+  }
+}
+
+describe('LOG_EXPORT', () => {
+  test('transport by default, sdk when asked; anything else is named and the default used', () => {
+    assert.deepEqual(logExport({}), { value: 'transport' });
+    assert.deepEqual(logExport({ LOG_EXPORT: ' SDK ' }), { value: 'sdk' });
+    assert.deepEqual(logExport({ LOG_EXPORT: 'transport' }), { value: 'transport' });
+    assert.deepEqual(logExport({ LOG_EXPORT: 'worker' }), {
+      value: 'transport',
+      unknown: 'worker',
+    });
+  });
+});
+
+describe('exporters', () => {
+  test("the gRPC exporters are constructed for OTLP over gRPC, every other choice is the SDK's", () => {
+    const grpc = { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' };
+    assert.equal(
+      withOtelEnv(grpc, () => exportsOtlpGrpc('TRACES')),
+      true,
+    );
+    assert.equal(
+      withOtelEnv({ ...grpc, OTEL_TRACES_EXPORTER: 'otlp' }, () => exportsOtlpGrpc('TRACES')),
+      true,
+    );
+    const others: Record<string, string>[] = [
+      {},
+      { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' },
+      { ...grpc, OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf' },
+      { ...grpc, OTEL_METRICS_EXPORTER: 'none' },
+      { ...grpc, OTEL_METRICS_EXPORTER: 'otlp,console' },
+    ];
+    for (const env of others) {
+      assert.equal(
+        withOtelEnv(env, () => exportsOtlpGrpc('METRICS')),
+        false,
+        JSON.stringify(env),
+      );
+    }
+    const options = withOtelEnv(
+      { ...grpc, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json' },
+      grpcExporterOptions,
+    );
+    assert.equal(options.traceExporter, undefined, 'traces left to the SDK');
+    assert.equal(options.metricReaders?.length, 1, 'metrics over gRPC');
+    for (const reader of options.metricReaders ?? []) void reader.shutdown();
+  });
+
+  test('the metric reader keeps the standard interval and timeout, the timeout clamped', () => {
+    assert.deepEqual(withOtelEnv({}, metricReaderTiming), {
+      exportIntervalMillis: 60_000,
+      exportTimeoutMillis: 30_000,
+    });
+    assert.deepEqual(
+      withOtelEnv(
+        { OTEL_METRIC_EXPORT_INTERVAL: '10000', OTEL_METRIC_EXPORT_TIMEOUT: '5000' },
+        metricReaderTiming,
+      ),
+      { exportIntervalMillis: 10_000, exportTimeoutMillis: 5_000 },
+    );
+    assert.deepEqual(withOtelEnv({ OTEL_METRIC_EXPORT_INTERVAL: '500' }, metricReaderTiming), {
+      exportIntervalMillis: 500,
+      exportTimeoutMillis: 500,
+    });
+  });
+});
+
 describe('instrumentations', () => {
   const ON = [
     '@opentelemetry/instrumentation-http',
@@ -162,42 +252,17 @@ describe('instrumentations', () => {
 
   /** Instrumentation names created under `env` (then disabled again: creating one enables it). */
   function created(env: Record<string, string>): string[] {
-    const saved = { ...process.env };
-    try {
-      delete process.env.OTEL_NODE_ENABLED_INSTRUMENTATIONS;
-      delete process.env.OTEL_NODE_DISABLED_INSTRUMENTATIONS;
-      Object.assign(process.env, env);
-      const instrumentations = createInstrumentations();
-      for (const i of instrumentations) i.disable();
-      return instrumentations.map((i) => i.instrumentationName).sort();
-    } finally {
-      process.env = saved;
-    }
+    const instrumentations = createInstrumentations(env);
+    for (const i of instrumentations) i.disable();
+    return instrumentations.map((i) => i.instrumentationName).sort();
   }
 
-  test('an explicit allowlist: five on, every other one named and off', () => {
+  test('five, configured: no duplicate log sending, no middleware spans', () => {
     const config = instrumentationConfig();
-    const on = Object.entries(config)
-      .filter(([, c]) => (c as { enabled?: boolean }).enabled !== false)
-      .map(([name]) => name);
-    assert.deepEqual(on.sort(), [...ON].sort());
-    assert.ok(
-      Object.keys(config).length > 30,
-      'the disabled ones are listed, not left to defaults',
-    );
-    for (const noisy of ['fs', 'dns', 'net', 'grpc', 'connect', 'router']) {
-      assert.equal(
-        config[`@opentelemetry/instrumentation-${noisy}` as keyof typeof config]?.enabled,
-        false,
-      );
-    }
-    // No duplicate log sending (the transport exports every record); no middleware spans.
-    assert.equal(config['@opentelemetry/instrumentation-pino'].disableLogSending, true);
-    assert.deepEqual(config['@opentelemetry/instrumentation-express'].ignoreLayersType, [
-      'middleware',
-      'router',
-      'request_handler',
-    ]);
+    assert.deepEqual(Object.keys(config).sort(), [...INSTRUMENTATION_NAMES].sort());
+    // The transport exports every record: instrumentation-pino only adds the trace ids.
+    assert.equal(config.pino.disableLogSending, true);
+    assert.deepEqual(config.express.ignoreLayersType, ['middleware', 'router', 'request_handler']);
   });
 
   test('creates exactly the five; OTEL_NODE_*_INSTRUMENTATIONS can narrow them, never add', () => {
@@ -206,9 +271,32 @@ describe('instrumentations', () => {
       created({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'runtime-node' }),
       ON.filter((n) => !n.endsWith('runtime-node')).sort(),
     );
-    assert.deepEqual(created({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,fs,dns,net' }), [
+    assert.deepEqual(created({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http, fs,dns,net' }), [
       '@opentelemetry/instrumentation-http',
     ]);
+    assert.deepEqual(selectInstrumentations({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: ' ' }), [
+      ...INSTRUMENTATION_NAMES,
+    ]);
+  });
+
+  test('the loader hook intercepts the modules the five patch, through registerHooks on Node 26', () => {
+    const instrumentations = createInstrumentations({});
+    for (const i of instrumentations) i.disable();
+    assert.deepEqual(hookedModules(instrumentations).sort(), ['express', 'http', 'https', 'pino']);
+    if (Number(process.versions.node.split('.')[0]) >= 26) {
+      assert.equal(loaderHookApi(), 'registerHooks');
+    }
+  });
+
+  test('the tuned package does not load auto-instrumentations-node (the stock mode does)', () => {
+    const dir = join(repoRoot, 'services', 'telemetry', 'src');
+    for (const file of readdirSync(dir)) {
+      assert.doesNotMatch(
+        readFileSync(join(dir, file), 'utf8'),
+        /from '@opentelemetry\/auto-instrumentations-node/,
+        file,
+      );
+    }
   });
 });
 

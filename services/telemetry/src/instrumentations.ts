@@ -1,25 +1,53 @@
-// Which instrumentations run, and how: an explicit allowlist passed to getNodeAutoInstrumentations.
+// Which instrumentations run, and how: five, each imported from its own package.
 //
-// auto-instrumentations-node bundles ~40 instrumentations and, left to its defaults, enables nearly
-// all of them (dns, net, ... each adding spans to every request). Here five are on and every other
-// one is switched off by name. The map is typed `Required<...>`: when an upgrade of
-// auto-instrumentations-node adds an instrumentation, the typecheck fails until it is listed below,
-// so nothing new starts patching modules unnoticed.
+// @opentelemetry/auto-instrumentations-node would give the same five through an allowlist, but it
+// imports all of its ~40 instrumentations and its cloud resource detectors to construct any of
+// them: measured, about 13 MiB of RSS per service and a tenth of a second of start-up for code that
+// never runs. It stays the package of the stock zero-code mode (docs/telemetry-cost.md), which is
+// what it is made for.
 //
 // The standard Node variables still work, to narrow the five, never to add to them:
 // OTEL_NODE_DISABLED_INSTRUMENTATIONS=runtime-node turns one off, OTEL_NODE_ENABLED_INSTRUMENTATIONS=
-// http,express keeps only those. An explicit `enabled: false` here wins over both.
+// http,express keeps only those (names without the "@opentelemetry/instrumentation-" prefix, as in
+// auto-instrumentations-node).
 
+import type { Instrumentation } from '@opentelemetry/instrumentation';
 import {
-  getNodeAutoInstrumentations,
-  type InstrumentationConfigMap,
-} from '@opentelemetry/auto-instrumentations-node';
-import { ExpressLayerType } from '@opentelemetry/instrumentation-express';
+  ExpressInstrumentation,
+  ExpressLayerType,
+  type ExpressInstrumentationConfig,
+} from '@opentelemetry/instrumentation-express';
+import {
+  HttpInstrumentation,
+  type HttpInstrumentationConfig,
+} from '@opentelemetry/instrumentation-http';
+import {
+  PinoInstrumentation,
+  type PinoInstrumentationConfig,
+} from '@opentelemetry/instrumentation-pino';
+import {
+  RuntimeNodeInstrumentation,
+  type RuntimeNodeInstrumentationConfig,
+} from '@opentelemetry/instrumentation-runtime-node';
+import {
+  UndiciInstrumentation,
+  type UndiciInstrumentationConfig,
+} from '@opentelemetry/instrumentation-undici';
+import type { Env } from './config.ts';
 import { PROBE_PATHS } from './http.ts';
 
-const OFF = { enabled: false };
+export interface InstrumentationConfigs {
+  http: HttpInstrumentationConfig;
+  express: ExpressInstrumentationConfig;
+  undici: UndiciInstrumentationConfig;
+  pino: PinoInstrumentationConfig;
+  'runtime-node': RuntimeNodeInstrumentationConfig;
+}
+export type InstrumentationName = keyof InstrumentationConfigs;
 
-export function instrumentationConfig(): Required<InstrumentationConfigMap> {
+export function instrumentationConfig(
+  options: { logSending?: boolean } = {},
+): InstrumentationConfigs {
   return {
     // Incoming requests (server spans, http.server.request.duration) and http/https client calls.
     // instrumentation-http >= 0.222 emits only the stable HTTP semantic conventions (span attributes
@@ -27,7 +55,7 @@ export function instrumentationConfig(): Required<InstrumentationConfigMap> {
     // longer needed and no longer read.
     // Liveness and readiness probes (GET, every few seconds per pod) get no trace and no request
     // metric: they would only fill the trace backend. The access log records them at debug level.
-    '@opentelemetry/instrumentation-http': {
+    http: {
       ignoreIncomingRequestHook: (request) =>
         request.method === 'GET' && PROBE_PATHS.has(request.url ?? ''),
     },
@@ -35,7 +63,7 @@ export function instrumentationConfig(): Required<InstrumentationConfigMap> {
     // instrumentation-http names the server span "GET /user/:id" and sets http.route on the span and
     // on http.server.request.duration. The per-middleware spans are switched off: one request = one
     // server span per service, not a dozen "middleware - jsonParser" spans.
-    '@opentelemetry/instrumentation-express': {
+    express: {
       ignoreLayersType: [
         ExpressLayerType.MIDDLEWARE,
         ExpressLayerType.ROUTER,
@@ -45,56 +73,55 @@ export function instrumentationConfig(): Required<InstrumentationConfigMap> {
     // Node's global fetch() is undici, which instrumentation-http does not see: this gives the
     // gateway's call to user-service its CLIENT span, W3C traceparent/baggage injection and
     // http.client.request.duration.
-    '@opentelemetry/instrumentation-undici': {},
+    undici: {},
     // Log correlation only: trace_id, span_id, trace_flags in every record written inside a span.
     // Log SENDING is off because pino-opentelemetry-transport already exports every record; with
     // both on, each record would reach the collector twice.
-    '@opentelemetry/instrumentation-pino': { disableLogSending: true },
+    pino: { disableLogSending: options.logSending !== true },
     // nodejs.eventloop.*, v8js.* runtime metrics.
-    '@opentelemetry/instrumentation-runtime-node': {},
-
-    // Everything else is off: modules these services do not use, and the noisy ones they do use
-    // (fs, dns, net would add spans under every request).
-    '@opentelemetry/instrumentation-amqplib': OFF,
-    '@opentelemetry/instrumentation-aws-lambda': OFF,
-    '@opentelemetry/instrumentation-aws-sdk': OFF,
-    '@opentelemetry/instrumentation-bunyan': OFF,
-    '@opentelemetry/instrumentation-cassandra-driver': OFF,
-    '@opentelemetry/instrumentation-connect': OFF,
-    '@opentelemetry/instrumentation-cucumber': OFF,
-    '@opentelemetry/instrumentation-dataloader': OFF,
-    '@opentelemetry/instrumentation-dns': OFF,
-    '@opentelemetry/instrumentation-fs': OFF,
-    '@opentelemetry/instrumentation-generic-pool': OFF,
-    '@opentelemetry/instrumentation-graphql': OFF,
-    '@opentelemetry/instrumentation-grpc': OFF,
-    '@opentelemetry/instrumentation-hapi': OFF,
-    '@opentelemetry/instrumentation-host-metrics': OFF,
-    '@opentelemetry/instrumentation-ioredis': OFF,
-    '@opentelemetry/instrumentation-kafkajs': OFF,
-    '@opentelemetry/instrumentation-knex': OFF,
-    '@opentelemetry/instrumentation-koa': OFF,
-    '@opentelemetry/instrumentation-lru-memoizer': OFF,
-    '@opentelemetry/instrumentation-memcached': OFF,
-    '@opentelemetry/instrumentation-mongodb': OFF,
-    '@opentelemetry/instrumentation-mongoose': OFF,
-    '@opentelemetry/instrumentation-mysql': OFF,
-    '@opentelemetry/instrumentation-mysql2': OFF,
-    '@opentelemetry/instrumentation-nestjs-core': OFF,
-    '@opentelemetry/instrumentation-net': OFF,
-    '@opentelemetry/instrumentation-openai': OFF,
-    '@opentelemetry/instrumentation-oracledb': OFF,
-    '@opentelemetry/instrumentation-pg': OFF,
-    '@opentelemetry/instrumentation-redis': OFF,
-    '@opentelemetry/instrumentation-restify': OFF,
-    '@opentelemetry/instrumentation-router': OFF,
-    '@opentelemetry/instrumentation-socket.io': OFF,
-    '@opentelemetry/instrumentation-tedious': OFF,
-    '@opentelemetry/instrumentation-winston': OFF,
+    'runtime-node': {},
   };
 }
 
-/** Constructs (and thereby enables) the allowed instrumentations. */
-export function createInstrumentations() {
-  return getNodeAutoInstrumentations(instrumentationConfig());
+const CONSTRUCTORS: {
+  [N in InstrumentationName]: new (config: InstrumentationConfigs[N]) => Instrumentation;
+} = {
+  http: HttpInstrumentation,
+  express: ExpressInstrumentation,
+  undici: UndiciInstrumentation,
+  pino: PinoInstrumentation,
+  'runtime-node': RuntimeNodeInstrumentation,
+};
+
+export const INSTRUMENTATION_NAMES = Object.keys(CONSTRUCTORS) as InstrumentationName[];
+
+function nameList(raw: string | undefined): string[] | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  return raw
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+}
+
+/** The five, narrowed by OTEL_NODE_ENABLED_INSTRUMENTATIONS and OTEL_NODE_DISABLED_INSTRUMENTATIONS. */
+export function selectInstrumentations(env: Env): InstrumentationName[] {
+  const enabled = nameList(env.OTEL_NODE_ENABLED_INSTRUMENTATIONS);
+  const disabled = nameList(env.OTEL_NODE_DISABLED_INSTRUMENTATIONS) ?? [];
+  return INSTRUMENTATION_NAMES.filter(
+    (name) => (enabled === undefined || enabled.includes(name)) && !disabled.includes(name),
+  );
+}
+
+/** Constructs (and thereby enables) the selected instrumentations. */
+export function createInstrumentations(
+  env: Env = process.env,
+  options: { logSending?: boolean } = {},
+): Instrumentation[] {
+  const config = instrumentationConfig(options);
+  return selectInstrumentations(env).map((name) => {
+    const Construct = CONSTRUCTORS[name] as new (
+      c: InstrumentationConfigs[typeof name],
+    ) => Instrumentation;
+    return new Construct(config[name]);
+  });
 }

@@ -7,12 +7,17 @@
 // ids, so Loki and Tempo link both ways. Each record is exported once: by the transport (the
 // instrumentation's own log sending is disabled in instrumentations.ts).
 //
+// The worker starts without the process's preloads (--import, --require, --experimental-loader, also
+// from NODE_OPTIONS): it serves no requests, and a zero-code register there (the stock mode,
+// bin/start.sh) would start a second SDK that exports its own runtime metrics under the service's
+// name. The tuned register also guards itself (register.ts).
+//
 // The transport worker builds its own OpenTelemetry resource; it gets the SDK's settled resource
 // attributes so logs carry exactly the same service.name, service.instance.id, ... as spans and
 // metrics. Call `close()` at shutdown: it ends the worker, which flushes its batch processor.
 
 import { once } from 'node:events';
-import { pino, type Logger, type TransportTargetOptions } from 'pino';
+import { pino, type Logger, type LoggerOptions, type TransportTargetOptions } from 'pino';
 import type { Env, LogLevel } from './config.ts';
 import { logAttributeValueLengthLimit } from './otel-env.ts';
 import { getTelemetryState } from './state.ts';
@@ -64,14 +69,69 @@ export function truncateFields(limit: number) {
   };
 }
 
+const PRELOAD_FLAGS = ['--import', '--require', '-r', '--experimental-loader', '--loader'];
+
+/** Node options without the preloads: a flag with its value, or `--flag=value`. Pure. */
+export function withoutPreloads(args: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    if (PRELOAD_FLAGS.includes(arg)) {
+      i++;
+      continue;
+    }
+    if (PRELOAD_FLAGS.some((flag) => arg.startsWith(`${flag}=`))) continue;
+    kept.push(arg);
+  }
+  return kept;
+}
+
+/** The environment for the log worker: NODE_OPTIONS without its preloads. */
+export function workerEnv(env: Env): Record<string, string | undefined> {
+  if (!env.NODE_OPTIONS) return { ...env };
+  // NODE_OPTIONS is split on spaces outside double quotes, as Node does.
+  const tokens = env.NODE_OPTIONS.match(/(?:[^\s"]+|"[^"]*")+/g) ?? [];
+  return { ...env, NODE_OPTIONS: withoutPreloads(tokens).join(' ') };
+}
+
+/**
+ * What both loggers share. No pid and hostname in every line: they are resource attributes
+ * (process.pid, host.name) of the OTLP records, and the container runtime labels stdout. Shorter
+ * lines cost less to hand over.
+ */
+function loggerOptions(level: LogLevel): LoggerOptions {
+  const limit = logAttributeValueLengthLimit(process.env);
+  return {
+    level,
+    base: undefined,
+    ...(limit === undefined ? {} : { formatters: { log: truncateFields(limit) } }),
+  };
+}
+
+/** stdout from the main thread (sonic-boom, asynchronous): no worker when the SDK exports the logs. */
+function directLogger(level: LogLevel): AppLogger {
+  const destination = pino.destination({ dest: 1, sync: false });
+  const logger = pino(loggerOptions(level), destination);
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      logger.level = 'silent';
+      await new Promise<void>((resolve) => {
+        destination.flush(() => resolve());
+      });
+    })());
+  return { logger, close };
+}
+
 export function createLogger(options: { level: LogLevel }): AppLogger {
   const state = getTelemetryState();
+  if (state?.logsEnabled && state.logExport === 'sdk') return directLogger(options.level);
   // "silent" is not a valid transport target level; nothing reaches the targets anyway.
   const targetLevel = options.level === 'silent' ? 'fatal' : options.level;
   const targets: TransportTargetOptions[] = [
     { target: 'pino/file', level: targetLevel, options: { destination: 1 } },
   ];
-  if (state?.logsEnabled) {
+  if (state?.logsEnabled && state.logExport === 'transport') {
     // Drop the SDK's telemetry.sdk.* identity: the worker runs a different (its own) logs SDK.
     const resourceAttributes = Object.fromEntries(
       Object.entries(state.resourceAttributes).filter(([key]) => !key.startsWith('telemetry.sdk.')),
@@ -92,24 +152,19 @@ export function createLogger(options: { level: LogLevel }): AppLogger {
       },
     });
   }
-  const transport = pino.transport({ targets });
+  const transport = pino.transport({
+    targets,
+    // Worker threads accept no process-wide flags, so none is passed on (as pino does itself when
+    // it is loaded by a preload).
+    worker: { execArgv: [], env: workerEnv(process.env) },
+  });
   // A failing transport must not crash the service (an 'error' without listener would throw).
   transport.on('error', (error: Error) => {
     const report =
       state?.reportProblem ?? ((_l: string, m: string) => process.stderr.write(`${m}\n`));
     report('error', `log transport failed: ${error.message}`);
   });
-  // No pid and hostname in every line: they are resource attributes (process.pid, host.name) of the
-  // OTLP records, and the container runtime labels stdout. Shorter lines cost less to hand over.
-  const limit = logAttributeValueLengthLimit(process.env);
-  const logger = pino(
-    {
-      level: options.level,
-      base: undefined,
-      ...(limit === undefined ? {} : { formatters: { log: truncateFields(limit) } }),
-    },
-    transport,
-  );
+  const logger = pino(loggerOptions(options.level), transport);
 
   let closing: Promise<void> | undefined;
   const close = (timeoutMs = 5000): Promise<void> =>

@@ -70,3 +70,17 @@ export function logsExportEnabled(env: Env): boolean {
   const list = (env.OTEL_LOGS_EXPORTER ?? '').split(',').map((s) => s.trim().toLowerCase());
   return !list.includes('none');
 }
+
+export type LogExport = 'transport' | 'sdk';
+
+/**
+ * LOG_EXPORT: how log records reach the collector. `transport` (default): pino-opentelemetry-transport
+ * in pino's worker thread; `sdk`: instrumentation-pino hands each record to the SDK's logs pipeline
+ * in the main thread, and stdout is written without a worker. Anything else: the default, and
+ * `unknown` names it so the caller can warn.
+ */
+export function logExport(env: Env): { value: LogExport; unknown?: string } {
+  const raw = env.LOG_EXPORT?.trim().toLowerCase() ?? '';
+  if (raw === 'sdk' || raw === 'transport') return { value: raw };
+  return raw === '' ? { value: 'transport' } : { value: 'transport', unknown: raw };
+}

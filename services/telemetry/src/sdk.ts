@@ -2,33 +2,29 @@
 // through `node --import @nos/telemetry/register`, i.e. before the application's first import.
 //
 // What it sets up and why:
-// - The ESM loader hook (@opentelemetry/instrumentation/hook.mjs, backed by import-in-the-middle):
-//   without it `import express from 'express'` in an ES module is never patched and there are no
-//   route spans. It is registered in "include only what is hooked" mode: only modules an
-//   instrumentation asked for (express, pino, http, https) are intercepted, everything else loads
-//   untouched.
-// - NodeSDK (@opentelemetry/sdk-node) with five instrumentations from
-//   @opentelemetry/auto-instrumentations-node: http, express, undici, pino, runtime-node, and no
-//   fs/dns/net noise (instrumentations.ts).
-// - Traces and metrics: NodeSDK builds the exporters, span processor and metric reader from the
-//   standard variables (OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER, OTEL_EXPORTER_OTLP_*, OTEL_BSP_*,
-//   OTEL_METRIC_EXPORT_INTERVAL / _TIMEOUT), sampler (OTEL_TRACES_SAMPLER*), span limits and
-//   propagators (OTEL_PROPAGATORS; default W3C tracecontext + baggage). otel-env.ts only makes OTLP
-//   over gRPC the default protocol and shortens the metric interval.
+// - The ESM loader hook (loader-hook.ts, import-in-the-middle): without it `import express from
+//   'express'` in an ES module is never patched and there are no route spans. It intercepts only
+//   the modules an instrumentation patches (express, pino, http, https).
+// - NodeSDK (@opentelemetry/sdk-node) with five instrumentations: http, express, undici, pino,
+//   runtime-node, and no fs/dns/net noise (instrumentations.ts).
+// - Traces and metrics: over OTLP/gRPC (the default, otel-env.ts) their exporters are constructed in
+//   exporters.ts; any other OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER / protocol choice is
+//   NodeSDK's. NodeSDK builds the span processor (OTEL_BSP_*), sampler (OTEL_TRACES_SAMPLER*), span
+//   limits and propagators (OTEL_PROPAGATORS; default W3C tracecontext + baggage).
 //   Logs are NOT exported from here: pino's transport worker exports them (see logger.ts).
 // - OpenTelemetry's own errors go through a rate-limited reporter to stderr, so an unreachable
 //   collector is reported once a minute per message instead of on every export. Exporter memory is
 //   bounded by the batch processor queue (OTEL_BSP_MAX_QUEUE_SIZE, default 2048 spans; extra spans are
 //   dropped and counted) and the exporters' limit on concurrent exports.
 
-import { register } from 'node:module';
 import { DiagLogLevel, diag, type DiagLogger } from '@opentelemetry/api';
 import { setGlobalErrorHandler } from '@opentelemetry/core';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { createAddHookMessageChannel } from 'import-in-the-middle';
 import { RateLimitedReporter, errorMessage, type ReportLine } from './error-reporter.ts';
+import { grpcExporterOptions } from './exporters.ts';
 import { createInstrumentations } from './instrumentations.ts';
-import { logsExportEnabled, missingOtelDefaults } from './otel-env.ts';
+import { withLoaderHook } from './loader-hook.ts';
+import { logExport, logsExportEnabled, missingOtelDefaults } from './otel-env.ts';
 import { buildResource, selectDetectors } from './resource.ts';
 import { currentServiceInfo } from './service-info.ts';
 import { setTelemetryState } from './state.ts';
@@ -70,9 +66,6 @@ export async function startTelemetry(): Promise<void> {
     reporter.report(level, message);
   const service = currentServiceInfo();
 
-  const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
-  register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, registerOptions);
-
   // OTEL_LOG_LEVEL, when set, is honoured by NodeSDK (it installs its console logger). Otherwise
   // warnings and errors are reported, rate-limited.
   if (!process.env.OTEL_LOG_LEVEL) {
@@ -88,23 +81,31 @@ export async function startTelemetry(): Promise<void> {
   }
   const resource = await buildResource(service, selection.detectors);
 
+  const logsEnabled = logsExportEnabled(process.env);
+  const { value: logsBy, unknown } = logExport(process.env);
+  if (unknown) reporter.report('warn', `LOG_EXPORT: unknown value "${unknown}", transport used`);
+  const sdkLogs = logsEnabled && logsBy === 'sdk';
+  const instrumentations = await withLoaderHook(() =>
+    createInstrumentations(process.env, { logSending: sdkLogs }),
+  );
   const sdk = new NodeSDK({
     resource,
     // Detection already happened above (with the container detector and the env detectors last).
     autoDetectResources: false,
-    instrumentations: createInstrumentations(),
-    // Logs leave through pino-opentelemetry-transport (logger.ts), not through this SDK.
-    logRecordProcessors: [],
+    ...grpcExporterOptions(),
+    instrumentations,
+    // Logs leave through pino-opentelemetry-transport (logger.ts), not through this SDK, unless
+    // LOG_EXPORT=sdk: then NodeSDK builds the logs pipeline from OTEL_LOGS_EXPORTER, OTEL_BLRP_*.
+    ...(sdkLogs ? {} : { logRecordProcessors: [] }),
   });
   sdk.start();
-  // The loader must know every hooked module before the application's first import runs.
-  await waitForAllMessagesAcknowledged();
 
   let stopped: Promise<void> | undefined;
   setTelemetryState({
     service,
     resourceAttributes: resource.attributes,
-    logsEnabled: logsExportEnabled(process.env),
+    logsEnabled,
+    logExport: logsBy,
     shutdown: () => (stopped ??= sdk.shutdown()),
     reportProblem,
   });

@@ -9,8 +9,10 @@ export interface TelemetryState {
   service: ServiceInfo;
   /** Settled resource attributes of the SDK (also given to the log transport). */
   resourceAttributes: Attributes;
-  /** False when OTEL_LOGS_EXPORTER=none: no OTLP log transport. */
+  /** False when OTEL_LOGS_EXPORTER=none: no OTLP log export. */
   logsEnabled: boolean;
+  /** Who exports the log records: pino's transport worker, or the SDK in the main thread. */
+  logExport: 'transport' | 'sdk';
   /** Flushes and stops traces and metrics. Safe to call more than once. */
   shutdown(): Promise<void>;
   /** Writes OpenTelemetry's own problems, rate-limited (see error-reporter.ts). */
