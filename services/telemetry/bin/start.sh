@@ -20,6 +20,7 @@ case "$mode" in
     # The same defaults as services/telemetry/src/otel-env.ts (checked by the tests), and the
     # service's name from its package.json ("@nos/api-gateway" -> "api-gateway").
     export OTEL_EXPORTER_OTLP_PROTOCOL="${OTEL_EXPORTER_OTLP_PROTOCOL:-grpc}"
+    export OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT="${OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT:-1024}"
     if [ -z "${OTEL_METRIC_EXPORT_INTERVAL:-}" ]; then
       export OTEL_METRIC_EXPORT_INTERVAL=10000
       export OTEL_METRIC_EXPORT_TIMEOUT="${OTEL_METRIC_EXPORT_TIMEOUT:-5000}"
