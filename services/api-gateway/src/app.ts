@@ -14,15 +14,14 @@ import {
   healthRoutes,
   methodNotAllowed,
   notFound,
-  invalidUserIdDetail,
-  parseUserId,
   sendJson,
   sendProblem,
   traceResponse,
-  type Logger,
   type Readiness,
-} from '@nos/telemetry';
+} from '@nos/service-kit';
+import type { Logger } from '@nos/telemetry';
 import type { UpstreamResult, UserClient } from './user-client.ts';
+import { invalidUserIdDetail, parseUserId } from './user-id.ts';
 
 export type Outcome = UpstreamResult['outcome'] | 'invalid';
 

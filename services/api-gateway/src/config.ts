@@ -1,6 +1,6 @@
 // api-gateway configuration, from the environment (validated at start; see README for the table).
 
-import { type Env, httpUrl, int, logLevel, port, readConfig } from '@nos/telemetry';
+import { type Env, httpUrl, int, logLevel, port, readConfig } from '@nos/service-kit';
 
 export interface GatewayConfig {
   port: number;

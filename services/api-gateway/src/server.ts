@@ -1,7 +1,8 @@
 // api-gateway entry point. Start with the telemetry preload:
 //   node --import @nos/telemetry/register dist/server.js      (npm start, Dockerfile CMD)
 
-import { createLogger, loadConfigOrExit, Readiness, serve } from '@nos/telemetry';
+import { loadConfigOrExit, Readiness, serve } from '@nos/service-kit';
+import { createLogger } from '@nos/telemetry';
 import { createApp } from './app.ts';
 import { loadConfig } from './config.ts';
 import { UserClient } from './user-client.ts';

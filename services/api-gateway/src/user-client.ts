@@ -18,11 +18,8 @@
 //                   connection refused/reset, DNS failure -> 502
 //   timeout         no complete answer within the budget  -> 504
 
-export interface User {
-  id: number;
-  name: string;
-  email: string;
-}
+import { isUser, type User } from '@nos/service-kit';
+import { firstErrorCode, innermostMessage } from '@nos/service-kit/errors';
 
 export type UpstreamResult =
   | { outcome: 'found'; user: User }
@@ -32,17 +29,6 @@ export type UpstreamResult =
 
 /** Larger answers are not a user document: do not buffer them. */
 export const MAX_BODY_BYTES = 64 * 1024;
-
-export function isUser(value: unknown): value is User {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Record<string, unknown>;
-  return (
-    typeof v.id === 'number' &&
-    Number.isSafeInteger(v.id) &&
-    typeof v.name === 'string' &&
-    typeof v.email === 'string'
-  );
-}
 
 /** Maps a complete user-service answer to an outcome. Pure. */
 export function interpretResponse(status: number, bodyText: string): UpstreamResult {
@@ -75,19 +61,6 @@ export function interpretResponse(status: number, bodyText: string): UpstreamRes
   return { outcome: 'found', user: { id: body.id, name: body.name, email: body.email } };
 }
 
-/** The first error code along the `cause` chain (ECONNREFUSED, ENOTFOUND...), else the innermost message. */
-function causeCode(error: unknown): string {
-  let current: unknown = error;
-  let message = String(error);
-  for (let depth = 0; depth < 5 && current; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    if (current instanceof Error) message = current.message;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return message;
-}
-
 /** Maps a failed fetch (no complete answer) to an outcome. Pure. */
 export function interpretFailure(
   error: unknown,
@@ -100,7 +73,7 @@ export function interpretFailure(
   }
   return {
     outcome: 'upstream_error',
-    detail: `user-service unreachable at ${baseUrl} (${causeCode(error)})`,
+    detail: `user-service unreachable at ${baseUrl} (${firstErrorCode(error) ?? innermostMessage(error)})`,
   };
 }
 

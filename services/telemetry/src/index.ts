@@ -1,40 +1,9 @@
-// @nos/telemetry: what both services share. The SDK itself starts from the preload
-// (`node --import @nos/telemetry/register`), not from here.
+// @nos/telemetry (node-observability-stack's telemetry preload): the SDK starts from
+// `node --import @nos/telemetry/register`, not from here. This entry gives the application what it
+// uses of the preload at run time: the logger, the SDK's state, the stderr fallback, the probe paths.
 
-export {
-  ConfigError,
-  InvalidValue,
-  LOG_LEVELS,
-  httpUrl,
-  int,
-  loadConfigOrExit,
-  logLevel,
-  oneOf,
-  parseStrictInt,
-  port,
-  readConfig,
-  type ConfigOf,
-  type Env,
-  type LogLevel,
-  type Reader,
-} from './config.ts';
-export {
-  PROBLEM_CONTENT_TYPE,
-  Readiness,
-  accessLog,
-  errorHandler,
-  errorStatus,
-  healthRoutes,
-  methodNotAllowed,
-  notFound,
-  problemBody,
-  requestPath,
-  sendJson,
-  sendProblem,
-  traceResponse,
-  type Problem,
-} from './http.ts';
-export { invalidUserIdDetail, MAX_USER_ID, parseUserId } from './user-id.ts';
-export { createLogger, type AppLogger, type Logger } from './logger.ts';
-export { serve, type RunningServer, type ServeOptions } from './serve.ts';
+export type { Env } from './env.ts';
+export { writeFallback, type FallbackLevel } from './fallback-log.ts';
+export { createLogger, LOG_LEVELS, type AppLogger, type Logger, type LogLevel } from './logger.ts';
+export { PROBE_PATHS } from './probe-paths.ts';
 export { getTelemetryState, type TelemetryState } from './state.ts';

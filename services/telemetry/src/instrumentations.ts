@@ -33,8 +33,8 @@ import {
   UndiciInstrumentation,
   type UndiciInstrumentationConfig,
 } from '@opentelemetry/instrumentation-undici';
-import type { Env } from './config.ts';
-import { PROBE_PATHS } from './http.ts';
+import type { Env } from './env.ts';
+import { PROBE_PATHS } from './probe-paths.ts';
 
 export interface InstrumentationConfigs {
   http: HttpInstrumentationConfig;

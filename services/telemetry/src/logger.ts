@@ -18,11 +18,15 @@
 
 import { once } from 'node:events';
 import { pino, type Logger, type LoggerOptions, type TransportTargetOptions } from 'pino';
-import type { Env, LogLevel } from './config.ts';
+import type { Env } from './env.ts';
+import { writeFallback } from './fallback-log.ts';
 import { logAttributeValueLengthLimit } from './otel-env.ts';
 import { getTelemetryState } from './state.ts';
 
 export type { Logger } from 'pino';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface AppLogger {
   logger: Logger;
@@ -160,9 +164,9 @@ export function createLogger(options: { level: LogLevel }): AppLogger {
   });
   // A failing transport must not crash the service (an 'error' without listener would throw).
   transport.on('error', (error: Error) => {
-    const report =
-      state?.reportProblem ?? ((_l: string, m: string) => process.stderr.write(`${m}\n`));
-    report('error', `log transport failed: ${error.message}`);
+    const msg = `log transport failed: ${error.message}`;
+    if (state) state.reportProblem('error', msg);
+    else writeFallback('error', msg);
   });
   const logger = pino(loggerOptions(options.level), transport);
 

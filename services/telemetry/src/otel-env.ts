@@ -5,7 +5,7 @@
 // environment) sees them like any user setting, and every OTEL_* variable the user sets keeps its
 // standard meaning.
 
-import type { Env } from './config.ts';
+import type { Env } from './env.ts';
 
 export const OTEL_ENV_DEFAULTS: Readonly<Record<string, string>> = {
   // The suite's collector contract is OTLP over gRPC (default endpoint http://localhost:4317). Both

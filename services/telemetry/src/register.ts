@@ -7,6 +7,7 @@
 // OTEL_SDK_DISABLED is not "true": a disabled SDK costs no start-up time and no memory.
 
 import { isMainThread } from 'node:worker_threads';
+import { writeFallback } from './fallback-log.ts';
 import { sdkDisabled } from './otel-env.ts';
 
 if (isMainThread && !sdkDisabled(process.env)) {
@@ -15,7 +16,10 @@ if (isMainThread && !sdkDisabled(process.env)) {
     await startTelemetry();
   } catch (error) {
     // Telemetry must never stop the service from serving: start uninstrumented and say so.
-    const msg = `OpenTelemetry could not start, continuing without telemetry: ${String(error)}`;
-    process.stderr.write(`${JSON.stringify({ level: 50, time: Date.now(), msg })}\n`);
+    writeFallback(
+      'error',
+      `OpenTelemetry could not start, continuing without telemetry: ${String(error)}`,
+      { component: 'opentelemetry' },
+    );
   }
 }

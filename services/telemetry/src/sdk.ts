@@ -22,6 +22,7 @@ import { setGlobalErrorHandler } from '@opentelemetry/core';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { RateLimitedReporter, errorMessage, type ReportLine } from './error-reporter.ts';
 import { grpcExporterOptions } from './exporters.ts';
+import { writeFallback } from './fallback-log.ts';
 import { createInstrumentations } from './instrumentations.ts';
 import { withLoaderHook } from './loader-hook.ts';
 import { logExport, logsExportEnabled, missingOtelDefaults } from './otel-env.ts';
@@ -33,16 +34,10 @@ import { setTelemetryState } from './state.ts';
 const REPORT_WINDOW_MS = 60_000;
 
 function writeProblem(line: ReportLine): void {
-  // Same shape as the application's pino lines (level 40 = warn, 50 = error), on stderr.
-  const record: Record<string, unknown> = {
-    level: line.level === 'error' ? 50 : 40,
-    time: Date.now(),
-    pid: process.pid,
+  writeFallback(line.level, line.msg, {
     component: 'opentelemetry',
-    msg: line.msg,
-  };
-  if (line.suppressed > 0) record.suppressedSinceLastReport = line.suppressed;
-  process.stderr.write(`${JSON.stringify(record)}\n`);
+    ...(line.suppressed > 0 ? { suppressedSinceLastReport: line.suppressed } : {}),
+  });
 }
 
 function reportingDiagLogger(reporter: RateLimitedReporter): DiagLogger {

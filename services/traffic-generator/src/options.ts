@@ -2,6 +2,7 @@
 // The command line wins over the environment. Pure.
 
 import { parseArgs } from 'node:util';
+import { baseUrl, parseHttpUrl } from '@nos/service-kit/http-url';
 
 export interface TrafficOptions {
   rate: number;
@@ -74,13 +75,11 @@ function number(
 
 function url(name: string, raw: string | undefined, fallback: string): string {
   const text = raw?.trim() || fallback;
-  try {
-    const parsed = new URL(text);
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('scheme');
-    return parsed.href.replace(/\/+$/, '');
-  } catch {
+  const parsed = parseHttpUrl(text);
+  if (typeof parsed === 'string') {
     throw new UsageError(`${name} must be an http(s) URL (got ${JSON.stringify(text)})`);
   }
+  return baseUrl(parsed);
 }
 
 export function parseOptions(argv: readonly string[], env: Env): TrafficOptions {

@@ -13,16 +13,15 @@ import {
   healthRoutes,
   methodNotAllowed,
   notFound,
-  invalidUserIdDetail,
-  parseUserId,
   sendJson,
   sendProblem,
   traceResponse,
-  type Logger,
   type Readiness,
-} from '@nos/telemetry';
-import type { UserRepository } from './db.ts';
+} from '@nos/service-kit';
+import type { Logger } from '@nos/telemetry';
 import { parseFaultSettings, type Faults } from './faults.ts';
+import type { UserRepository } from './user-repository.ts';
+import { invalidUserIdDetail, parseUserId } from './user-id.ts';
 
 export interface AppDeps {
   logger: Logger;

@@ -1,6 +1,6 @@
 // user-service configuration, from the environment (validated at start; see README for the table).
 
-import { type Env, int, logLevel, port, readConfig } from '@nos/telemetry';
+import { type Env, int, logLevel, port, readConfig } from '@nos/service-kit';
 
 export interface UserServiceConfig {
   port: number;

@@ -1,12 +1,13 @@
 // user-service entry point. Start with the telemetry preload:
 //   node --import @nos/telemetry/register dist/server.js      (npm start, Dockerfile CMD)
 
-import { createLogger, loadConfigOrExit, Readiness, serve } from '@nos/telemetry';
+import { loadConfigOrExit, Readiness, serve } from '@nos/service-kit';
+import { createLogger } from '@nos/telemetry';
 import { createApp } from './app.ts';
 import { loadConfig } from './config.ts';
-import { UserRepository } from './db.ts';
 import { Faults } from './faults.ts';
-import { seedUsers } from './users.ts';
+import { seedUsers } from './simulated-database.ts';
+import { UserRepository } from './user-repository.ts';
 
 const config = loadConfigOrExit('user-service', () => loadConfig(process.env));
 const { logger, close: closeLogger } = createLogger({ level: config.logLevel });

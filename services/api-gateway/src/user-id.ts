@@ -1,7 +1,7 @@
-// The user id rule both services enforce: the gateway rejects a bad id before calling user-service,
-// and user-service rejects it again as its own API's contract. One definition keeps them in step.
+// The user id rule: the gateway rejects a bad id before calling user-service, which checks it again
+// as its own contract.
 
-import { parseStrictInt } from './config.ts';
+import { parseStrictInt } from '@nos/service-kit';
 
 export const MAX_USER_ID = 2_147_483_647;
 

@@ -17,7 +17,7 @@ import {
   METRIC_DB_CLIENT_OPERATION_DURATION,
 } from '@opentelemetry/semantic-conventions';
 import type { Faults } from './faults.ts';
-import type { User } from './users.ts';
+import type { User } from '@nos/service-kit';
 
 const SCOPE = '@nos/user-service';
 

@@ -2,7 +2,10 @@
 // `readConfig` that runs them all and reports EVERY bad variable at once, by name, so a misconfigured
 // container fails at start with one clear message instead of misbehaving later.
 
-export type Env = Readonly<Record<string, string | undefined>>;
+import { LOG_LEVELS, writeFallback, type Env, type LogLevel } from '@nos/telemetry';
+import { baseUrl, parseHttpUrl } from './http-url.ts';
+
+export type { Env, LogLevel } from '@nos/telemetry';
 
 /** Reads one variable. Throws `InvalidValue` (message without the variable name) when it is wrong. */
 export type Reader<T> = (raw: string | undefined) => T;
@@ -71,13 +74,11 @@ export function oneOf<const T extends string>(values: readonly T[], defaultValue
 export function httpUrl(defaultUrl: string): Reader<string> {
   return (raw) => {
     const text = raw === undefined || raw.trim() === '' ? defaultUrl : raw.trim();
-    let url: URL;
-    try {
-      url = new URL(text);
-    } catch {
+    const url = parseHttpUrl(text);
+    if (url === 'not-absolute') {
       throw new InvalidValue(`must be an absolute http(s) URL (got ${describe(text)})`);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    if (url === 'not-http') {
       throw new InvalidValue(`must use http or https (got ${describe(text)})`);
     }
     if (url.username || url.password || url.search || url.hash) {
@@ -85,12 +86,10 @@ export function httpUrl(defaultUrl: string): Reader<string> {
         `must not contain credentials, a query or a fragment (got ${describe(text)})`,
       );
     }
-    return url.href.replace(/\/+$/, '');
+    return baseUrl(url);
   };
 }
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
 export const logLevel: Reader<LogLevel> = oneOf(LOG_LEVELS, 'info');
 
 type Spec = Record<string, Reader<unknown>>;
@@ -116,15 +115,15 @@ export function readConfig<S extends Spec>(env: Env, spec: S): ConfigOf<S> {
 }
 
 /**
- * Runs `load` and, on a ConfigError, prints one clear line to stderr and exits with code 1 (the
- * process manager shows it; nothing else has started yet).
+ * Runs `load` and, on a ConfigError, writes one clear line to stderr and exits with code 1 (the
+ * process manager shows it; nothing else has started yet, the logger included).
  */
 export function loadConfigOrExit<T>(service: string, load: () => T): T {
   try {
     return load();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${service}: ${error.message}\n`);
+    writeFallback('fatal', `${service}: ${error.message}`);
     process.exit(1);
   }
 }

@@ -1,11 +1,9 @@
 // The simulated database: one table, `users`, seeded deterministically (same rows on every start and
 // on every machine), ids 1..500. User 123 exists; 999 does not.
 
-export interface User {
-  id: number;
-  name: string;
-  email: string;
-}
+import type { User } from '@nos/service-kit';
+
+export type { User } from '@nos/service-kit';
 
 export const USER_COUNT = 500;
 
