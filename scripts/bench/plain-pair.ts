@@ -8,7 +8,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
-import { seedUsers } from '../../services/user-service/src/users.ts';
+import { seedUsers } from '@nos/user-service/simulated-database';
 
 const role = process.argv[2];
 const port = Number(process.env.PORT ?? 0);

@@ -1,7 +1,7 @@
 // The walkthrough's statements about what Grafana shows and what the services write, checked against
 // the files that decide them: the provisioned data sources and the shared telemetry package. (The
 // e2e test runs its queries; the span statuses it describes are asserted in
-// test/services/telemetry.test.ts.)
+// test/telemetry/service-telemetry.test.ts.)
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -60,9 +60,9 @@ test("span -> logs: the walkthrough's queries are the data source's, filled in",
 });
 
 test('every request writes the access log line the walkthrough names', () => {
-  const http = readFileSync(join(repoRoot, 'services/telemetry/src/http.ts'), 'utf8');
+  const http = readFileSync(join(repoRoot, 'services/service-kit/src/access-log.ts'), 'utf8');
   const message = /aborted \? 'request aborted by client' : '([^']+)'/.exec(http)?.[1];
-  assert.equal(message, 'request completed', 'the access log message in http.ts');
+  assert.equal(message, 'request completed', 'the access log message in access-log.ts');
   assert.ok(paragraph('Every request writes one log line').includes(`\`${message}\``));
   assert.doesNotMatch(walkthrough, /writes no log line/);
 });

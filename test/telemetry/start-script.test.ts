@@ -7,9 +7,9 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { withoutPreloads, workerEnv } from '../../services/telemetry/src/logger.ts';
-import { missingOtelDefaults } from '../../services/telemetry/src/otel-env.ts';
-import { serviceNameFromPackageName } from '../../services/telemetry/src/service-info.ts';
+import { withoutPreloads, workerEnv } from '@nos/telemetry/logger';
+import { missingOtelDefaults } from '@nos/telemetry/otel-env';
+import { serviceNameFromPackageName } from '@nos/telemetry/service-info';
 import { repoRoot } from '../support/service-process.ts';
 
 const script = join(repoRoot, 'services', 'telemetry', 'bin', 'start.sh');

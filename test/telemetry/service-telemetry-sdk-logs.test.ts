@@ -3,4 +3,4 @@
 // worker, and must arrive exactly as often, with the same trace and span ids and resource.
 
 process.env.LOG_EXPORT = 'sdk';
-await import('./telemetry.test.ts');
+await import('./service-telemetry.test.ts');

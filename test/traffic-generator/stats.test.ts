@@ -1,24 +1,15 @@
-// Traffic generator: statistics, request mix, incident phases, options.
+// Traffic statistics: percentiles, counts by status and failure, phases, and their lines.
 
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
-import { parseOptions, UsageError } from '../../services/traffic-generator/src/options.ts';
-import {
-  dueRequests,
-  incidentPhase,
-  pickRequest,
-} from '../../services/traffic-generator/src/scenario.ts';
-import { failureName } from '../../services/traffic-generator/src/failure.ts';
 import {
   formatProgress,
   formatSummary,
   percentile,
   PhasedStats,
   TrafficStats,
-} from '../../services/traffic-generator/src/stats.ts';
-import { seededRandom } from '../../services/user-service/src/users.ts';
+} from '@nos/traffic-generator/stats';
+import { seededRandom } from '@nos/user-service/simulated-database';
 
 describe('percentile (nearest rank)', () => {
   test('small arrays', () => {
@@ -158,110 +149,4 @@ describe('PhasedStats', () => {
     assert.match(stats.progress(1000) ?? '', /^t=1s {2}sent 1/);
     assert.doesNotMatch(stats.summary(1000), /by phase/);
   });
-});
-
-describe('failureName', () => {
-  test("fetch's failures by their code or name", async () => {
-    const refused = new TypeError('fetch failed', {
-      cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }),
-    });
-    assert.equal(failureName(refused), 'ECONNREFUSED');
-    // A server that accepts and never answers.
-    const silent = createServer(() => {});
-    silent.listen(0, '127.0.0.1');
-    await once(silent, 'listening');
-    const { port } = silent.address() as AddressInfo;
-    const timeout = await fetch(`http://127.0.0.1:${port}/`, {
-      signal: AbortSignal.timeout(50),
-    }).catch((error: unknown) => error);
-    silent.close();
-    assert.equal(failureName(timeout), 'TimeoutError');
-    assert.equal(failureName(new Error('something odd')), 'something odd');
-  });
-});
-
-describe('scenario', () => {
-  test('the mix: ~70 % existing users, ~15 % unknown, ~15 % invalid', () => {
-    const random = seededRandom(3);
-    const counts = { valid: 0, unknown: 0, invalid: 0 };
-    let user123 = 0;
-    for (let i = 0; i < 10_000; i++) {
-      const r = pickRequest(random);
-      counts[r.kind] += 1;
-      const id = Number(r.path.slice('/user/'.length));
-      if (r.kind === 'valid') {
-        assert.ok(id >= 1 && id <= 500, r.path);
-        if (id === 123) user123 += 1;
-      }
-      if (r.kind === 'unknown') assert.ok(id > 500, r.path);
-      if (r.kind === 'invalid')
-        assert.ok(!/^[1-9]\d*$/.test(r.path.slice(6)) || id > 2 ** 31, r.path);
-    }
-    assert.ok(Math.abs(counts.valid - 7000) < 300, JSON.stringify(counts));
-    assert.ok(Math.abs(counts.unknown - 1500) < 200, JSON.stringify(counts));
-    assert.ok(Math.abs(counts.invalid - 1500) < 200, JSON.stringify(counts));
-    assert.ok(user123 > 2000, 'user 123 is a third of the valid requests');
-  });
-
-  test('incident phases are thirds; due requests follow the rate', () => {
-    assert.equal(incidentPhase(0, 60_000), 'baseline');
-    assert.equal(incidentPhase(19_999, 60_000), 'baseline');
-    assert.equal(incidentPhase(20_000, 60_000), 'incident');
-    assert.equal(incidentPhase(40_000, 60_000), 'recovery');
-    assert.equal(dueRequests(0, 20), 0);
-    assert.equal(dueRequests(1000, 20), 20);
-    assert.equal(dueRequests(1049, 20), 20);
-    assert.equal(dueRequests(1050, 20), 21);
-    assert.equal(dueRequests(3000, 0.5), 1);
-  });
-});
-
-describe('options', () => {
-  test('defaults', () => {
-    const o = parseOptions([], {});
-    assert.equal(o.rate, 10);
-    assert.equal(o.duration, 60);
-    assert.equal(o.scenario, 'mixed');
-    assert.equal(o.gatewayUrl, 'http://localhost:8080');
-    assert.equal(o.userServiceUrl, 'http://localhost:8081');
-  });
-
-  test('command line wins over the environment', () => {
-    const env = {
-      TRAFFIC_RATE: '5',
-      TRAFFIC_SCENARIO: 'incident',
-      GATEWAY_URL: 'http://api-gateway:8080/',
-      TRAFFIC_DURATION: '30',
-    };
-    const fromEnv = parseOptions([], env);
-    assert.equal(fromEnv.rate, 5);
-    assert.equal(fromEnv.scenario, 'incident');
-    assert.equal(fromEnv.gatewayUrl, 'http://api-gateway:8080');
-    const o = parseOptions(
-      ['--rate', '20', '--duration', '90', '--scenario', 'mixed', '--error-rate', '1'],
-      env,
-    );
-    assert.equal(o.rate, 20);
-    assert.equal(o.duration, 90);
-    assert.equal(o.scenario, 'mixed');
-    assert.equal(o.errorRate, 1);
-  });
-
-  for (const [argv, message] of [
-    [['--rate', '0'], /--rate must be a number between 0.1 and 10000/],
-    [['--rate', 'fast'], /--rate/],
-    [['--scenario', 'chaos'], /mixed or incident/],
-    [['--error-rate', '2'], /--error-rate/],
-    [['--latency-ms', '1.5'], /--latency-ms must be an integer/],
-    [['--gateway-url', 'localhost:8080'], /--gateway-url must be an http\(s\) URL/],
-    [['--scenario', 'incident', '--duration', '0'], /needs a --duration/],
-    [['--bogus'], /Unknown option '--bogus'/],
-    [['extra'], /positional/],
-  ] as const) {
-    test(`rejects ${argv.join(' ')}`, () =>
-      assert.throws(
-        () => parseOptions(argv, {}),
-        (e: Error) => e instanceof UsageError && message.test(e.message),
-      ));
-  }
 });

@@ -317,8 +317,14 @@ describe('configuration', () => {
       { waitForReady: false, port: 1 },
     );
     assert.equal(await gateway.exited, 1);
-    const message = gateway.stderr.join('\n');
-    assert.match(message, /api-gateway: invalid configuration/);
+    // One fatal record on stderr, shaped like the service's log records: no logger runs yet.
+    const fatal = gateway.stderr
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { level?: unknown; msg?: unknown })
+      .filter((record) => record.level === 60);
+    assert.equal(fatal.length, 1, gateway.stderr.join('\n'));
+    const message = String(fatal[0]?.msg);
+    assert.match(message, /^api-gateway: invalid configuration/);
     assert.match(
       message,
       /USER_SERVICE_TIMEOUT_MS must be an integer between 1 and 60000 \(got "soon"\)/,

@@ -1,8 +1,8 @@
-// Configuration validation: the shared readers and each service's configuration.
+// The kit's configuration readers: strict integers, ports, enumerations, URLs, and one error naming
+// every bad variable.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { loadConfig as loadGatewayConfig } from '../../services/api-gateway/src/config.ts';
 import {
   ConfigError,
   httpUrl,
@@ -12,8 +12,7 @@ import {
   parseStrictInt,
   port,
   readConfig,
-} from '../../services/telemetry/src/config.ts';
-import { loadConfig as loadUserServiceConfig } from '../../services/user-service/src/config.ts';
+} from '@nos/service-kit';
 
 describe('parseStrictInt', () => {
   for (const [raw, expected] of [
@@ -117,66 +116,5 @@ describe('readConfig', () => {
         /^invalid configuration: A must be an integer between 1 and 9 \(got "x"\); C must be one of/,
       );
     }
-  });
-});
-
-describe('api-gateway configuration', () => {
-  test('defaults (the suite contract)', () => {
-    assert.deepEqual(loadGatewayConfig({}), {
-      port: 8080,
-      logLevel: 'info',
-      userServiceUrl: 'http://localhost:8081',
-      userServiceTimeoutMs: 2000,
-      shutdownTimeoutMs: 10_000,
-      shutdownDelayMs: 0,
-    });
-  });
-
-  test('from the environment', () => {
-    const config = loadGatewayConfig({
-      PORT: '9000',
-      LOG_LEVEL: 'warn',
-      USER_SERVICE_URL: 'http://user-service:8081/',
-      USER_SERVICE_TIMEOUT_MS: '500',
-      SHUTDOWN_TIMEOUT_MS: '0',
-      SHUTDOWN_DELAY_MS: '5000',
-    });
-    assert.equal(config.port, 9000);
-    assert.equal(config.userServiceUrl, 'http://user-service:8081');
-    assert.equal(config.userServiceTimeoutMs, 500);
-    assert.equal(config.shutdownTimeoutMs, 0);
-    assert.equal(config.shutdownDelayMs, 5000);
-  });
-
-  test('invalid values name their variable', () => {
-    assert.throws(() => loadGatewayConfig({ PORT: 'http' }), /PORT must be a TCP port/);
-    assert.throws(
-      () => loadGatewayConfig({ USER_SERVICE_TIMEOUT_MS: '0' }),
-      /USER_SERVICE_TIMEOUT_MS must be an integer between 1 and 60000/,
-    );
-    assert.throws(
-      () => loadGatewayConfig({ USER_SERVICE_URL: 'localhost:8081' }),
-      /USER_SERVICE_URL/,
-    );
-  });
-});
-
-describe('user-service configuration', () => {
-  test('defaults (the suite contract)', () => {
-    assert.deepEqual(loadUserServiceConfig({}), {
-      port: 8081,
-      logLevel: 'info',
-      shutdownTimeoutMs: 10_000,
-      shutdownDelayMs: 0,
-      dbLatencyMs: 5,
-    });
-  });
-
-  test('invalid values name their variable', () => {
-    assert.throws(
-      () => loadUserServiceConfig({ DB_LATENCY_MS: '-1' }),
-      /DB_LATENCY_MS must be an integer between 0 and 10000/,
-    );
-    assert.throws(() => loadUserServiceConfig({ SHUTDOWN_DELAY_MS: '1m' }), /SHUTDOWN_DELAY_MS/);
   });
 });
