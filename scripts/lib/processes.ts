@@ -2,10 +2,13 @@
 // start a program in its own process group, keep the tail of its output (and a log file), wait until
 // an HTTP readiness URL answers, and stop it (SIGTERM to the whole group, SIGKILL after a grace
 // period). Nothing outlives the Node process that started it: an exit hook kills what is left.
-import { spawn, type ChildProcess } from 'node:child_process';
+// The one kill strategy of the project's supervisors: every child leads its own process group, and
+// the group is what gets killed (npm -> sh -> node, for example), so no grandchild is left behind.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+export { freePorts } from './free-ports.ts';
 
 export interface ProcessSpec {
   /** Short name used in messages and log file names. */
@@ -53,28 +56,43 @@ function installExitHook(): void {
   });
 }
 
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
+/** Signals the process group `target` leads; the process alone when it leads none. */
+export function killGroup(target: ChildProcess | number | undefined, signal: NodeJS.Signals): void {
+  const pid = typeof target === 'number' ? target : target?.pid;
+  if (!pid) return;
   try {
-    // Negative pid: the whole process group (npm -> sh -> node, for example).
-    process.kill(-child.pid, signal);
+    process.kill(-pid, signal);
   } catch {
     try {
-      child.kill(signal);
+      // A ChildProcess knows whether it exited, a bare pid may be reused: only signal it as given.
+      if (typeof target === 'number') process.kill(pid, signal);
+      else target?.kill(signal);
     } catch {
       // already gone
     }
   }
 }
 
+/** Spawns `command` as the leader of a new process group, SIGKILLed with it at exit if still running. */
+export function spawnInGroup(
+  command: string,
+  args: readonly string[],
+  options: Omit<SpawnOptions, 'detached'>,
+): ChildProcess {
+  installExitHook();
+  const child = spawn(command, args, { ...options, detached: true });
+  running.add(child);
+  child.once('close', () => running.delete(child));
+  child.once('error', () => running.delete(child));
+  return child;
+}
+
 /** Starts a program in its own process group. Throws when it cannot be spawned at all. */
 export async function startProcess(spec: ProcessSpec): Promise<ManagedProcess> {
-  installExitHook();
-  const child = spawn(spec.command, spec.args, {
+  const child = spawnInGroup(spec.command, spec.args, {
     cwd: spec.cwd,
     env: { ...process.env, ...spec.env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
   });
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
@@ -84,7 +102,6 @@ export async function startProcess(spec: ProcessSpec): Promise<ManagedProcess> {
   });
   const pid = child.pid;
   if (pid === undefined) throw new Error(`${spec.name}: no pid after spawn`);
-  running.add(child);
 
   const lines: string[] = [];
   let partial = '';
@@ -97,14 +114,13 @@ export async function startProcess(spec: ProcessSpec): Promise<ManagedProcess> {
     lines.push(...parts);
     if (lines.length > TAIL_LINES) lines.splice(0, lines.length - TAIL_LINES);
   };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
 
   let status: number | string | undefined;
   const exited = new Promise<number | string>((resolve) => {
     child.once('close', (code, signal) => {
       status = code ?? signal ?? 'unknown';
-      running.delete(child);
       log?.end();
       resolve(status);
     });
@@ -168,27 +184,4 @@ export async function startAndWait(spec: ProcessSpec, timeoutMs?: number): Promi
     throw err;
   }
   return proc;
-}
-
-/** Distinct free ports (each is held until all are chosen, so the OS does not repeat one). */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const server = createServer();
-          server.unref();
-          server.once('error', reject);
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((server) => {
-    const address = server.address();
-    if (!address || typeof address !== 'object') throw new Error('no port from the OS');
-    return address.port;
-  });
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
 }

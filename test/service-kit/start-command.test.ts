@@ -60,11 +60,10 @@ describe('SIGTERM to the npm process', () => {
 });
 
 test('Ctrl-C in a terminal (SIGINT to the process group): one drain, exit 0', async () => {
-  const s = await startService(
-    'api-gateway',
-    { OTEL_SDK_DISABLED: 'true', USER_SERVICE_URL: 'http://127.0.0.1:1' },
-    { detached: true },
-  );
+  const s = await startService('api-gateway', {
+    OTEL_SDK_DISABLED: 'true',
+    USER_SERVICE_URL: 'http://127.0.0.1:1',
+  });
   started.push(s);
   // npm leads its own process group: signal the group, never ours.
   const group = s.npm.pid ?? 0;

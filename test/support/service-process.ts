@@ -4,15 +4,17 @@
 //
 // Signals go to the node process itself (its pid is in the "ready" log record), as a container
 // runtime signals PID 1. (`npm start` passes SIGTERM and SIGINT on too, the start scripts `exec`
-// node: test/services/start-command.test.ts.) npm exits with the node process's exit code.
+// node: test/service-kit/start-command.test.ts.) npm exits with the node process's exit code.
+// npm leads its own process group (scripts/lib/processes.ts), so a kill takes npm, its shell and
+// the node process at once, and so does the exit of the test process.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { freePorts, killGroup, spawnInGroup } from '../../scripts/lib/processes.ts';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -20,16 +22,11 @@ export type ServiceName = 'api-gateway' | 'user-service';
 
 /** A port nothing listens on at the time of the call. */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  const [port] = await freePorts(1);
+  return port ?? 0;
 }
 
-/** The pids of `pid` and all its descendants (Linux /proc), children first. */
+/** The pids of `pid` and all its descendants (Linux /proc), children first: to find npm's node. */
 function processTree(pid: number): number[] {
   let children: number[] = [];
   try {
@@ -44,16 +41,9 @@ function processTree(pid: number): number[] {
   return [...children.flatMap(processTree), pid];
 }
 
-/** SIGKILL for npm, its shell and the node process (nothing may outlive a test). */
+/** SIGKILL for the process group `pid` leads (npm, its shell and node), or `pid` alone. */
 export function killTree(pid: number | undefined): void {
-  if (!pid) return;
-  for (const p of processTree(pid)) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  killGroup(pid, 'SIGKILL');
 }
 
 export type LogRecordJson = Record<string, unknown> & { level: number; msg: string };
@@ -184,8 +174,6 @@ export async function startService(
     port?: number;
     waitForReady?: boolean;
     fastTelemetry?: boolean;
-    /** npm leads a new process group (for signalling the group, as a terminal's Ctrl-C does). */
-    detached?: boolean;
   } = {},
 ): Promise<ServiceProcess> {
   const port = options.port ?? (await freePort());
@@ -194,7 +182,7 @@ export async function startService(
       ([key]) => !key.startsWith('OTEL_') && !key.startsWith('npm_'),
     ),
   );
-  const npm = spawn('npm', ['start', '--silent', '--workspace', `services/${name}`], {
+  const npm = spawnInGroup('npm', ['start', '--silent', '--workspace', `services/${name}`], {
     cwd: repoRoot,
     env: {
       ...base,
@@ -204,7 +192,6 @@ export async function startService(
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
-    detached: options.detached === true,
   });
   const service = new ServiceProcess(name, port, npm);
   service.startedAt = Date.now();
