@@ -2,13 +2,9 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  formatProgress,
-  formatSummary,
-  percentile,
-  PhasedStats,
-  TrafficStats,
-} from '@nos/traffic-generator/stats';
+import { PhasedStats } from '@nos/traffic-generator/phased-stats';
+import { percentile, TrafficStats } from '@nos/traffic-generator/stats';
+import { formatProgress, formatSummary } from '@nos/traffic-generator/stats-format';
 import { seededRandom } from '@nos/user-service/simulated-database';
 
 describe('percentile (nearest rank)', () => {

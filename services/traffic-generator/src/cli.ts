@@ -7,7 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseOptions, USAGE, UsageError, type TrafficOptions } from './options.ts';
 import { dueRequests, incidentPhase, pickRequest, type RequestKind } from './scenario.ts';
 import { failureName } from './failure.ts';
-import { formatErrors, PhasedStats } from './stats.ts';
+import { PhasedStats } from './phased-stats.ts';
+import { formatErrors } from './stats-format.ts';
 
 const TICK_MS = 20;
 
