@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { freePorts } from '../lib/processes.ts';
 import { cpuSeconds, rssMiB, saturate, sinkCounts } from './measure.ts';
-import { spread, type Spread } from './report.ts';
+import { spread, type Spread } from './summary.ts';
 
 const args = parseArgs({
   options: {
