@@ -52,6 +52,7 @@ export function packageOf(url: string, functionName: string): string {
   const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (match) return match[1] as string;
   if (url.includes('/services/telemetry/')) return '@nos/telemetry';
+  if (url.includes('/services/service-kit/')) return '@nos/service-kit';
   if (url.includes('/services/')) return 'application';
   return url;
 }
