@@ -4,7 +4,7 @@
 //
 // Signals go to the node process itself (its pid is in the "ready" log record), as a container
 // runtime signals PID 1. (`npm start` passes SIGTERM and SIGINT on too, the start scripts `exec`
-// node: test/service-kit/start-command.test.ts.) npm exits with the node process's exit code.
+// node, as the start-command tests check.) npm exits with the node process's exit code.
 // npm leads its own process group (scripts/lib/processes.ts), so a kill takes npm, its shell and
 // the node process at once, and so does the exit of the test process.
 
