@@ -1,7 +1,7 @@
 // The layers of the workspace packages, read from the import statements of their sources:
-// services -> service kit -> telemetry preload. The preload imports nothing of the kit (what a user
-// copies to instrument a service stands alone), services never import each other, and no module
-// import cycle exists.
+// services -> service kit -> telemetry preload, and the dependency-free fetch helpers beside the
+// preload. The preload imports nothing of the kit (what a user copies to instrument a service stands
+// alone), services never import each other, and no module import cycle exists.
 
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ const servicesDir = join(repoRoot, 'services');
 /** Lower layers are imported by higher ones, never the other way. */
 const LAYERS: Readonly<Record<string, number>> = {
   telemetry: 0,
+  'fetch-helpers': 0,
   'service-kit': 1,
   'user-service': 2,
   'api-gateway': 2,
@@ -81,9 +82,9 @@ describe('import graph of the workspace packages', () => {
     assert.deepEqual(wrong.map(show), []);
   });
 
-  test('the telemetry preload imports no other package of the project', () => {
-    const fromTelemetry = packageEdges.filter((edge) => packageOf(edge.from) === 'telemetry');
-    assert.deepEqual(fromTelemetry.map(show), []);
+  test('the telemetry preload and the fetch helpers import no other package of the project', () => {
+    const fromLeaves = packageEdges.filter((edge) => LAYERS[packageOf(edge.from)] === 0);
+    assert.deepEqual(fromLeaves.map(show), []);
   });
 
   test('relative imports stay inside their package', () => {

@@ -19,7 +19,7 @@
 //   timeout         no complete answer within the budget  -> 504
 
 import { isUser, type User } from '@nos/service-kit';
-import { firstErrorCode, innermostMessage } from '@nos/service-kit/errors';
+import { firstErrorCode, innermostMessage } from '@nos/fetch-helpers';
 
 export type UpstreamResult =
   | { outcome: 'found'; user: User }

@@ -3,7 +3,7 @@
 // container fails at start with one clear message instead of misbehaving later.
 
 import { LOG_LEVELS, writeFallback, type Env, type LogLevel } from '@nos/telemetry';
-import { baseUrl, parseHttpUrl } from './http-url.ts';
+import { baseUrl, parseHttpUrl } from '@nos/fetch-helpers';
 
 export type { Env, LogLevel } from '@nos/telemetry';
 

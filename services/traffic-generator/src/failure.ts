@@ -1,6 +1,6 @@
 // Names a failed request for the statistics. Pure.
 
-import { causeChain, firstErrorCode, innermostMessage } from '@nos/service-kit/errors';
+import { causeChain, firstErrorCode, innermostMessage } from '@nos/fetch-helpers';
 
 /**
  * What went wrong, in one word where there is one: the first error code along the `cause` chain

@@ -2,7 +2,7 @@
 // The command line wins over the environment. Pure.
 
 import { parseArgs } from 'node:util';
-import { baseUrl, parseHttpUrl } from '@nos/service-kit/http-url';
+import { baseUrl, parseHttpUrl } from '@nos/fetch-helpers';
 
 export interface TrafficOptions {
   rate: number;

@@ -1,5 +1,5 @@
 // Naming a failure from its `cause` chain (fetch wraps the socket's error: "fetch failed" caused by
-// ECONNREFUSED). Dependency-free, so a client without the rest of the kit uses the same walk.
+// ECONNREFUSED).
 
 /** How deep a chain is followed: cycles and pathological chains end there. */
 const MAX_DEPTH = 5;

@@ -1,5 +1,4 @@
-// The check every URL option shares: absolute, http or https. Dependency-free, so a client without
-// the rest of the kit (the traffic generator) uses the same rule.
+// The check every URL option shares: absolute, http or https.
 
 /** The parsed URL, or why `text` is not an absolute http(s) URL. */
 export function parseHttpUrl(text: string): URL | 'not-absolute' | 'not-http' {
