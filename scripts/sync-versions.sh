@@ -24,7 +24,7 @@ esac
 source ./versions.env
 stale=()
 
-# render FILE: stdin is FILE's generated content; writes it (or, with --check, reports a difference).
+# render FILE: stdin is FILE's generated content (a redirection, not a pipe: `stale` must survive); writes it (or, with --check, reports a difference).
 render() {
   local file=$1 new
   new=$(mktemp)
@@ -44,18 +44,18 @@ render() {
 }
 
 # .node-version: for version managers (fnm, nodenv, asdf) and scripts/with-node.sh's users.
-printf '%s\n' "$NODE_VERSION" | render .node-version
+render .node-version < <(printf '%s\n' "$NODE_VERSION")
 
 # collector/builder-config.yaml: the distribution's version and every component module. The 1.x
 # (stable) modules are the confmap providers; every other module is released as 0.x.
-sed -E \
+render collector/builder-config.yaml < <(sed -E \
   -e "s/^(  version: ).*/\1$OTELCOL_VERSION/" \
   -e "/^  - gomod: go\.opentelemetry\.io\/collector\/confmap\//s/ v[0-9][^ ]*$/ v$OTELCOL_STABLE_VERSION/" \
   -e "/^  - gomod: /{/\/confmap\//!s/ v[0-9][^ ]*$/ v$OTELCOL_VERSION/}" \
-  collector/builder-config.yaml | render collector/builder-config.yaml
+  collector/builder-config.yaml)
 
 # helmfile.yaml: the `version:` after each remote `chart:` (helmfile does not template helmfile.yaml).
-awk -v kps="$KUBE_PROMETHEUS_STACK_CHART_VERSION" -v loki="$LOKI_CHART_VERSION" \
+render helmfile.yaml < <(awk -v kps="$KUBE_PROMETHEUS_STACK_CHART_VERSION" -v loki="$LOKI_CHART_VERSION" \
   -v tempo="$TEMPO_CHART_VERSION" -v otel="$OTEL_COLLECTOR_CHART_VERSION" '
   /^    chart: / {
     pin = ""
@@ -67,7 +67,7 @@ awk -v kps="$KUBE_PROMETHEUS_STACK_CHART_VERSION" -v loki="$LOKI_CHART_VERSION" 
   /^    version: / && pin != "" { print "    version: " pin; pin = ""; next }
   /^  - name: / { pin = "" }
   { print }
-' helmfile.yaml | render helmfile.yaml
+' helmfile.yaml)
 
 # docs/versions.md: the list between its markers, one line per key of versions.env (a list, which
 # Prettier leaves as it is).
@@ -80,11 +80,11 @@ begin='<!-- pins: generated from versions.env by scripts/sync-versions.sh -->'
 end='<!-- /pins -->'
 grep -qxF "$begin" docs/versions.md && grep -qxF "$end" docs/versions.md ||
   { echo "sync-versions: docs/versions.md lacks the markers $begin ... $end" >&2; exit 1; }
-awk -v begin="$begin" -v end="$end" -v table="$(table)" '
+render docs/versions.md < <(awk -v begin="$begin" -v end="$end" -v table="$(table)" '
   $0 == begin { print; print ""; print table; print ""; skip = 1; next }
   $0 == end { skip = 0 }
   !skip { print }
-' docs/versions.md | render docs/versions.md
+' docs/versions.md)
 
 # kind-config.yaml pins kind's node image by digest, which versions.env does not hold: only checked.
 if ! grep -qE "^ *image: kindest/node:v${KUBERNETES_VERSION//./\\.}@sha256:[0-9a-f]{64}$" kind-config.yaml; then

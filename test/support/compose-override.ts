@@ -118,8 +118,9 @@ export function composeOverride(recordsDir: string, base = readBaseServices()): 
  * substituted, as Compose does with `--env-file versions.env`; other variables stay as written.
  */
 export function substitutePins(text: string, versions = readVersionsEnv()): string {
-  return text.replace(/\$\{([A-Z][A-Z0-9_]*)(?::?[-?][^}]*)?\}/g, (whole, key: string) =>
-    versions.get(key) ?? whole,
+  return text.replace(
+    /\$\{([A-Z][A-Z0-9_]*)(?::?[-?][^}]*)?\}/g,
+    (whole, key: string) => versions.get(key) ?? whole,
   );
 }
 
