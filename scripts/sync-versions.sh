@@ -24,7 +24,8 @@ esac
 source ./versions.env
 stale=()
 
-# render FILE: stdin is FILE's generated content (a redirection, not a pipe: `stale` must survive); writes it (or, with --check, reports a difference).
+# render FILE: stdin is FILE's generated content (a redirection, not a pipe, so that `stale` survives);
+# writes it, or with --check reports the difference.
 render() {
   local file=$1 new
   new=$(mktemp)
