@@ -342,7 +342,7 @@ describe("the collector's k8s_attributes", () => {
       'k8s.node.name',
     ]);
     // The preset would add its own k8s_attributes (23 attributes) to relay.yaml: the agent's
-    // ClusterRole comes from clusterRole.rules instead (test/config/helmfile.test.ts checks them).
+    // ClusterRole comes from clusterRole.rules instead (the collector helmfile tests check them).
     const agent = release(helmfile, 'otel-agent');
     assert.notEqual(releaseValue(agent, 'presets.kubernetesAttributes.enabled'), true);
     assert.equal(releaseValue(agent, 'clusterRole.create'), true);
