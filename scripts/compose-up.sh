@@ -2,6 +2,8 @@
 # First run of the docker compose stack in one command: creates .env with a random Grafana admin
 # password if there is none (.env is git-ignored, so no secret is ever committed), then builds and
 # starts the stack and waits until every service is healthy. Later runs reuse the same password.
+# The image tags of docker-compose.yaml are variables: every run copies the pins of versions.env into
+# a marked block of .env, so that plain `docker compose` commands afterwards find them too.
 #
 # Usage: scripts/compose-up.sh [extra `docker compose up` arguments]   (e.g. --profile traffic)
 # COMPOSE_FILE, COMPOSE_PROJECT_NAME and the other Compose variables apply as usual.
@@ -49,6 +51,18 @@ else
   export GRAFANA_ADMIN_PASSWORD
 fi
 
+# The pins docker-compose.yaml substitutes, exported for this run (a variable already in the
+# environment wins, as it would over .env).
+pins=""
+while IFS='=' read -r key value; do
+  grep -qF "\${$key:" docker-compose.yaml || continue
+  pins+="$key=$value"$'\n'
+  [[ -n "${!key:-}" ]] || export "$key=$value"
+done < <(grep -E '^[A-Z][A-Z0-9_]*=' versions.env)
+pins=${pins%$'\n'}
+pins_begin='# >>> pins of versions.env, rewritten by scripts/compose-up.sh: edit versions.env instead'
+pins_end='# <<< pins of versions.env'
+
 output=$(mktemp)
 trap 'rm -f "$output"' EXIT
 # Pull what is missing first (images that are built come with the build), so that an unreachable
@@ -58,9 +72,14 @@ if ! "${compose[@]}" pull --ignore-buildable --policy missing --quiet 2>&1 | tee
   exit 1
 fi
 
+umask 077
+{
+  if [[ -f "$env_file" ]]; then sed "\\|^$pins_begin\$|,\\|^$pins_end\$|d" "$env_file"; fi
+  if [[ "$have_password" == false ]]; then printf 'GRAFANA_ADMIN_PASSWORD=%s\n' "$GRAFANA_ADMIN_PASSWORD"; fi
+  printf '%s\n%s\n%s\n' "$pins_begin" "$pins" "$pins_end"
+} >"$env_file.tmp"
+mv "$env_file.tmp" "$env_file"
 if [[ "$have_password" == false ]]; then
-  umask 077
-  printf 'GRAFANA_ADMIN_PASSWORD=%s\n' "$GRAFANA_ADMIN_PASSWORD" >>"$env_file"
   echo "compose-up: wrote a random Grafana admin password to $env_file (git-ignored)"
 fi
 

@@ -41,7 +41,12 @@ function resolved(t: TestContext, files: string[]): Json | undefined {
   if (!compose) return undefined;
   const result = spawnSync(
     compose,
-    [...files.flatMap((f) => ['-f', f]), '--profile', '*', 'config', '--format', 'json'],
+    [
+      // The pins, as scripts/compose-up.sh gives them; no developer's .env.
+      ...['--env-file', join(repoRoot, 'versions.env')],
+      ...files.flatMap((f) => ['-f', f]),
+      ...['--profile', '*', 'config', '--format', 'json'],
+    ],
     {
       cwd: repoRoot,
       encoding: 'utf8',
@@ -72,8 +77,7 @@ test('the override changes only unpullable images and the Grafana, Loki and Temp
     if (was.build) {
       // (a) the Dockerfiles' base image, through their build argument.
       assert.equal(now.build?.args?.NODE_IMAGE, localImages.node(), `${name} build arg`);
-      delete now.build?.args?.NODE_IMAGE;
-      if (now.build?.args && Object.keys(now.build.args).length === 0) delete now.build.args;
+      for (const service of [was, now]) delete service.build?.args?.NODE_IMAGE;
       kinds.push(`${name}: NODE_IMAGE build argument`);
     } else {
       const { repository, tag } = splitImage(was.image ?? '');

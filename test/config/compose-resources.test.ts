@@ -26,7 +26,11 @@ const MiB = 2 ** 20;
 function resolved(t: TestContext, files: string[], profiles: string[] = []): Resolved | undefined {
   const bin = requireTool('docker-compose', t);
   if (!bin) return undefined;
-  const args = ['--env-file', '/dev/null', ...files.flatMap((f) => ['-f', join(repoRoot, f)])];
+  const args = [
+    '--env-file',
+    join(repoRoot, 'versions.env'),
+    ...files.flatMap((f) => ['-f', join(repoRoot, f)]),
+  ];
   const result = spawnSync(bin, [...args, ...profiles, 'config', '--format', 'json'], {
     cwd: repoRoot,
     encoding: 'utf8',

@@ -34,6 +34,20 @@ interface Run {
   env: string | undefined;
 }
 
+/** The block compose-up.sh keeps in .env: the pins docker-compose.yaml substitutes, from versions.env. */
+const PINS = (() => {
+  const compose = readFileSync(join(repoRoot, 'docker-compose.yaml'), 'utf8');
+  const lines = readFileSync(join(repoRoot, 'versions.env'), 'utf8')
+    .split('\n')
+    .filter((l) => /^[A-Z][A-Z0-9_]*=/.test(l) && compose.includes(`\${${l.split('=')[0] ?? ''}:`));
+  return [
+    '# >>> pins of versions.env, rewritten by scripts/compose-up.sh: edit versions.env instead',
+    ...lines,
+    '# <<< pins of versions.env',
+    '',
+  ].join('\n');
+})();
+
 let runs = 0;
 /**
  * Runs a copy of compose-up.sh in a checkout of its own (the script writes .env next to its scripts/
@@ -48,6 +62,8 @@ function composeUp(
     join(repoRoot, 'scripts', 'compose-up.sh'),
     join(checkout, 'scripts', 'compose-up.sh'),
   );
+  for (const file of ['versions.env', 'docker-compose.yaml'])
+    copyFileSync(join(repoRoot, file), join(checkout, file));
   if (options.env !== undefined) writeFileSync(join(checkout, '.env'), options.env);
   const bin = join(checkout, 'bin');
   mkdirSync(bin);
@@ -114,7 +130,7 @@ describe('scripts/compose-up.sh', () => {
   it('a first run: one random password in .env, then up --detach --build --wait, the login printed', async () => {
     const run = await composeUp();
     assert.equal(run.code, 0, run.stderr);
-    const password = /^GRAFANA_ADMIN_PASSWORD=([0-9a-f]{32})\n$/.exec(run.env ?? '')?.[1];
+    const password = /^GRAFANA_ADMIN_PASSWORD=([0-9a-f]{32})\n/.exec(run.env ?? '')?.[1];
     assert.ok(password, `a 128-bit password in .env: ${run.env}`);
     assert.match(run.stdout, new RegExp(`user admin, password ${password}`));
     assert.deepEqual(run.calls, [
@@ -127,8 +143,28 @@ describe('scripts/compose-up.sh', () => {
   it('a later run keeps the password of .env', async () => {
     const run = await composeUp({ env: 'GRAFANA_ADMIN_PASSWORD=chosen\n' });
     assert.equal(run.code, 0, run.stderr);
-    assert.equal(run.env, 'GRAFANA_ADMIN_PASSWORD=chosen\n');
+    assert.equal(run.env, `GRAFANA_ADMIN_PASSWORD=chosen\n${PINS}`);
     assert.match(run.stdout, /password chosen/);
+  });
+
+  it("every run writes the compose file's pins of versions.env to .env, replacing the previous ones", async () => {
+    const stale = PINS.replace(/^OTELCOL_VERSION=.*$/m, 'OTELCOL_VERSION=0.0.1');
+    const run = await composeUp({ env: `MINE=kept\n${stale}GRAFANA_ADMIN_PASSWORD=chosen\n` });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.env, `MINE=kept\nGRAFANA_ADMIN_PASSWORD=chosen\n${PINS}`);
+    // Exactly the variables docker-compose.yaml substitutes.
+    const keys = [...PINS.matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]);
+    const used = new Set(
+      [
+        ...readFileSync(join(repoRoot, 'docker-compose.yaml'), 'utf8').matchAll(
+          /\$\{([A-Z][A-Z0-9_]*):\?/g,
+        ),
+      ].map((m) => m[1]),
+    );
+    assert.deepEqual(
+      new Set(keys),
+      new Set([...used].filter((k) => k !== 'GRAFANA_ADMIN_PASSWORD')),
+    );
   });
 
   it('NOS_ENGINE=podman: the same commands through podman', async () => {

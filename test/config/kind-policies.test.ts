@@ -38,7 +38,7 @@ type Namespace = { metadata: { name: string; labels: Record<string, string> } };
 const namespaces = parseAllDocuments(read('namespaces.yaml')).map((d) => d.toJS() as Namespace);
 
 /**
- * A collector release's pod as the opentelemetry-collector chart (0.170.0, templates/_pod.tpl) renders
+ * A collector release's pod as the pinned opentelemetry-collector chart (templates/_pod.tpl) renders
  * it: `securityContext` is the container's, `podSecurityContext` the pod's, the chart's config volume
  * plus `extraVolumes`; `ports` as the chart gives them to a DaemonSet (hostPort unless 0).
  */
@@ -105,7 +105,7 @@ describe('kube-prometheus-stack default rules on kind', () => {
   });
 
   it('disables only alerts the chart defines (a typo would silently disable nothing)', () => {
-    // The alerts of kube-prometheus-stack 88.5.3's rule templates that this file may name.
+    // The alerts of the pinned kube-prometheus-stack chart's rule templates that this file may name.
     const known = new Set([
       'PrometheusNotConnectedToAlertmanagers',
       'PrometheusErrorSendingAlertsToSomeAlertmanagers',
@@ -171,7 +171,7 @@ describe('Pod Security', () => {
 
   it('runs Tempo under "restricted" (pod and container security contexts of values/tempo.yaml)', () => {
     const tempo = release(helmfile, 'tempo');
-    // tempo chart 2.2.4: `securityContext` is the pod's, `tempo.securityContext` its container's.
+    // The pinned tempo chart: `securityContext` is the pod's, `tempo.securityContext` its container's.
     const pod = (context: unknown): PodSpec => ({
       securityContext: releaseValue(tempo, 'securityContext') as PodSpec['securityContext'],
       containers: [{ name: 'tempo', securityContext: context as never }],
@@ -342,7 +342,7 @@ describe("the collector's k8s_attributes", () => {
       'k8s.node.name',
     ]);
     // The preset would add its own k8s_attributes (23 attributes) to relay.yaml: the agent's
-    // ClusterRole comes from clusterRole.rules instead (test/config/helmfile.test.ts checks them).
+    // ClusterRole comes from clusterRole.rules instead (the collector helmfile tests check them).
     const agent = release(helmfile, 'otel-agent');
     assert.notEqual(releaseValue(agent, 'presets.kubernetesAttributes.enabled'), true);
     assert.equal(releaseValue(agent, 'clusterRole.create'), true);

@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { pinnedVersion, repoRoot } from './versions.ts';
+import { pinnedVersion, readVersionsEnv, repoRoot } from './versions.ts';
 
 export const composeFile = join(repoRoot, 'docker-compose.yaml');
 export const standInDir = join(repoRoot, 'test', 'compose');
@@ -113,9 +113,20 @@ export function composeOverride(recordsDir: string, base = readBaseServices()): 
   return { services };
 }
 
+/**
+ * docker-compose.yaml's text with the `${KEY:?...}` / `${KEY:-...}` / `${KEY}` of versions.env's keys
+ * substituted, as Compose does with `--env-file versions.env`; other variables stay as written.
+ */
+export function substitutePins(text: string, versions = readVersionsEnv()): string {
+  return text.replace(
+    /\$\{([A-Z][A-Z0-9_]*)(?::?[-?][^}]*)?\}/g,
+    (whole, key: string) => versions.get(key) ?? whole,
+  );
+}
+
 export function readBaseServices(): Record<string, BaseService> {
-  return (parse(readFileSync(composeFile, 'utf8')) as { services: Record<string, BaseService> })
-    .services;
+  const text = substitutePins(readFileSync(composeFile, 'utf8'));
+  return (parse(text) as { services: Record<string, BaseService> }).services;
 }
 
 export function overrideYaml(recordsDir: string): string {

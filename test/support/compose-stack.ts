@@ -130,11 +130,12 @@ export class ComposeStack {
     writeFileSync(this.overridePath, overrideYaml(this.recordsDir));
   }
 
-  /** `docker-compose -p <project> -f docker-compose.yaml -f <override> ...args`. */
+  /** `docker-compose --env-file versions.env -p <project> -f docker-compose.yaml -f <override> ...args`. */
   run(args: string[], timeoutMs = 600_000): Promise<RunResult> {
+    const pins = ['--env-file', join(repoRoot, 'versions.env')];
     return collect(
       this.composeBin,
-      ['-p', this.project, '-f', composeFile, '-f', this.overridePath, ...args],
+      [...pins, '-p', this.project, '-f', composeFile, '-f', this.overridePath, ...args],
       // Required by the base file (no default on purpose); the stand-in does not read it.
       { ...classicBuilder, GRAFANA_ADMIN_PASSWORD: 'compose-e2e' },
       timeoutMs,

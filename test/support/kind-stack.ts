@@ -1,6 +1,6 @@
 // The kind stack as declared in the repository: helmfile.yaml, the plain values files in values/ and
-// kind-config.yaml, parsed (no helm, no cluster). Used by test/config/helmfile.test.ts and by the
-// cross-checks against docker compose (image versions of the kind stack: kindStackImages()).
+// kind-config.yaml, parsed (no helm, no cluster). Used by the helmfile and kind policy tests; the image
+// tags are not in the plain values files (values/versions.yaml.gotmpl renders them from versions.env).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -75,26 +75,6 @@ export function release(helmfile: Helmfile, name: string): Release {
   const found = helmfile.releases.find((r) => r.name === name);
   if (!found) throw new Error(`helmfile.yaml has no release ${name}`);
   return found;
-}
-
-/**
- * Image versions the kind stack runs, from the values files (what compose and versions.env must match).
- * Prometheus' tag carries the `v` prefix of its image tags; the others are bare versions.
- */
-export function kindStackImages(
-  helmfile: Helmfile = readHelmfile(),
-): Record<string, string | undefined> {
-  const kps = release(helmfile, 'kube-prometheus-stack');
-  const str = (value: unknown) =>
-    value === undefined || value === null ? undefined : String(value);
-  return {
-    prometheus: str(releaseValue(kps, 'prometheus.prometheusSpec.image.tag')),
-    grafana: str(releaseValue(kps, 'grafana.image.tag')),
-    loki: str(releaseValue(release(helmfile, 'loki'), 'loki.image.tag')),
-    tempo: str(releaseValue(release(helmfile, 'tempo'), 'tempo.tag')),
-    // The collector's two releases (agent, gateway) run the same image; helmfile.test.ts checks they agree.
-    otelcol: str(releaseValue(release(helmfile, 'otel-gateway'), 'image.tag')),
-  };
 }
 
 export interface PortMapping {
