@@ -1,12 +1,13 @@
 // The tests' OTLP receiver (test/support/otlp-receiver.ts) decodes the whole protocol with the
 // official opentelemetry-proto schema: span links, exemplars, exponential histograms and summaries
-// come through, field by field. Two independent senders encode the OTLP/gRPC requests: the
-// OpenTelemetry JS SDK's own exporters (links, exponential histograms), and the pinned collector,
-// which re-encodes OTLP/JSON with its Go pdata code (summaries, exemplars, negative buckets).
+// come through, field by field; the schema is the release the pinned collector is built with. Two
+// independent senders encode the OTLP/gRPC requests: the OpenTelemetry JS SDK's own exporters
+// (links, exponential histograms), and the pinned collector, which re-encodes OTLP/JSON with its Go
+// pdata code (summaries, exemplars, negative buckets).
 // The collector part needs otelcol (scripts/install-tools.sh otelcol): under CI=true a missing one
 // fails the test.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -23,7 +24,32 @@ import { stringify } from 'yaml';
 import { startCollector } from '../support/collector-process.ts';
 import { OtlpReceiver, type ReceivedMetricPoint } from '../support/otlp-receiver.ts';
 import { freePort } from '../support/service-process.ts';
-import { requireTool } from '../support/tools.ts';
+import { cacheDir, inCI, requireTool } from '../support/tools.ts';
+import { pinnedVersion, repoRoot } from '../support/versions.ts';
+
+describe('OTLP receiver: the schema', () => {
+  it('is the opentelemetry-proto release that the pinned collector is built with', (t) => {
+    const version = pinnedVersion('OTLP_PROTO_VERSION');
+    const readme = readFileSync(
+      join(repoRoot, 'test/support/opentelemetry-proto/README.md'),
+      'utf8',
+    );
+    assert.match(readme, new RegExp(`^# opentelemetry-proto v${version.replaceAll('.', '\\.')} `));
+    // The module graph of the collector that scripts/install-tools.sh built with ocb.
+    const build = `otelcol-${pinnedVersion('OTELCOL_VERSION')}`;
+    const goMod = join(cacheDir, 'build', build, '_build', 'go.mod');
+    if (!existsSync(goMod)) {
+      const hint = `${goMod} is missing: run 'bash scripts/install-tools.sh otelcol'`;
+      if (inCI) assert.fail(hint);
+      t.skip(hint);
+      return;
+    }
+    const required = /^\s*go\.opentelemetry\.io\/proto\/otlp (v\S+)/m.exec(
+      readFileSync(goMod, 'utf8'),
+    );
+    assert.equal(required?.[1], `v${version}`);
+  });
+});
 
 const linkedTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
 const linkedSpan = '00f067aa0ba902b7';
