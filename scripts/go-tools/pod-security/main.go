@@ -66,6 +66,14 @@ func strict(data []byte, into any) error {
 	return decoder.Decode(into)
 }
 
+// unmarshal leaves `into` empty for an absent field (a workload without a spec has an empty pod).
+func unmarshal(data json.RawMessage, into any) error {
+	if len(data) == 0 {
+		return nil
+	}
+	return json.Unmarshal(data, into)
+}
+
 // podOf returns the pod template of an object, or ok=false for an object that has none.
 func podOf(o object) (meta metav1.ObjectMeta, spec json.RawMessage, ok bool, err error) {
 	var template podTemplate
@@ -73,12 +81,12 @@ func podOf(o object) (meta metav1.ObjectMeta, spec json.RawMessage, ok bool, err
 	case "Pod":
 		return o.Metadata, o.Spec, true, nil
 	case "PodTemplate":
-		err = json.Unmarshal(o.Template, &template)
+		err = unmarshal(o.Template, &template)
 	case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "ReplicationController":
 		var spec struct {
 			Template podTemplate `json:"template"`
 		}
-		err = json.Unmarshal(o.Spec, &spec)
+		err = unmarshal(o.Spec, &spec)
 		template = spec.Template
 	case "CronJob":
 		var spec struct {
@@ -88,7 +96,7 @@ func podOf(o object) (meta metav1.ObjectMeta, spec json.RawMessage, ok bool, err
 				} `json:"spec"`
 			} `json:"jobTemplate"`
 		}
-		err = json.Unmarshal(o.Spec, &spec)
+		err = unmarshal(o.Spec, &spec)
 		template = spec.JobTemplate.Spec.Template
 	default:
 		return meta, nil, false, nil
