@@ -3,10 +3,12 @@
 # versions in versions.env, and caches them under $HOME/.cache/node-observability-stack (NOS_CACHE_DIR
 # overrides it):
 #   build/<tool>-<version>/   one directory per tool and version (sources module, binaries, recipe)
-#   bin/                      symlinks: otelcol prometheus promtool helm helmfile docker-compose
+#   bin/                      symlinks: otelcol prometheus promtool helm helmfile docker-compose,
+#                             etcd kube* kwok pod-security
 #
 # Usage: scripts/install-tools.sh [tool ...]      no tool = all of them
 #   tools: otelcol prometheus (also builds promtool) helm helmfile compose (binary docker-compose)
+#          etcd kubernetes kwok pod-security
 #
 # Only permissively licensed modules are built. Grafana, Loki, Tempo, Mimir, Pyroscope, Alloy and k6
 # are AGPL (or depend on AGPL modules): this project never fetches or builds them; compose and Helm
@@ -31,7 +33,7 @@ source "$repo_root/versions.env"
 cache_root="${NOS_CACHE_DIR:-$HOME/.cache/node-observability-stack}"
 build_root="$cache_root/build"
 bin_dir="$cache_root/bin"
-all_tools=(otelcol prometheus helm helmfile compose etcd kubernetes kwok)
+all_tools=(otelcol prometheus helm helmfile compose etcd kubernetes kwok pod-security)
 
 log() { printf 'install-tools: %s\n' "$*" >&2; }
 die() {
@@ -403,6 +405,27 @@ install_kwok() {
   link_bins kwok
 }
 
+# The Pod Security admission controller's own evaluator, for the tests' checks of pod specs. Its module
+# is one of Kubernetes' staging modules: the same release as the control plane's binaries.
+install_pod_security() {
+  local v="$KUBERNETES_BINARIES_VERSION" tags="" ldflags="" minor
+  minor=${v#*.}
+  minor=${minor%%.*}
+  local staging="v0.$minor.${v##*.}"
+  tool_dir="$build_root/pod-security-$staging"
+  tool_recipe="pod-security $staging main sha256:$(main_hash pod-security) tags=$tags ldflags=$ldflags"
+  if ! is_current pod-security; then
+    require_go pod-security
+    build_main="$repo_root/scripts/go-tools/pod-security"
+    build_module pod-security k8s.io/pod-security-admission "$staging" "$tags" "$ldflags" pod-security=.
+    build_main=""
+    printf '%s\n' "$tool_recipe" >"$tool_dir/.recipe"
+  else
+    log "pod-security $staging: up to date"
+  fi
+  link_bins pod-security
+}
+
 # ---------------------------------------------------------------------------------------------------
 
 tools=()
@@ -412,7 +435,7 @@ for arg in "$@"; do
       usage
       exit 0
       ;;
-    otelcol | prometheus | helm | helmfile | compose | etcd | kubernetes | kwok) tools+=("$arg") ;;
+    otelcol | prometheus | helm | helmfile | compose | etcd | kubernetes | kwok | pod-security) tools+=("$arg") ;;
     kube | kube-apiserver | kube-controller-manager | kube-scheduler | kubectl) tools+=(kubernetes) ;;
     promtool) tools+=(prometheus) ;;
     docker-compose) tools+=(compose) ;;
@@ -449,7 +472,7 @@ for tool in "${tools[@]}"; do
   read_cpu
   cpu=$cpu_now
   log "[$n/${#tools[@]}] $tool"
-  "install_$tool"
+  "install_${tool//-/_}"
   read_cpu
   log "[$n/${#tools[@]}] $tool done in $((SECONDS - start))s (CPU $((cpu_now - cpu))s)"
 done

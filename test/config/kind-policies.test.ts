@@ -207,17 +207,14 @@ describe('Pod Security', () => {
     assert.equal(strictestLevel(pod), 'privileged');
     // Only the two hostPath volumes put it above "baseline": no host namespaces, no hostPort, no
     // added capability, no privileged container.
-    assert.deepEqual(baselineViolations(pod), [
-      'volume pod-logs: hostPath',
-      'volume queue: hostPath',
-    ]);
+    assert.deepEqual(baselineViolations(pod), ['hostPath volumes: volumes "pod-logs", "queue"']);
     // And only root (to read the root-owned log files) on top of that keeps it from "restricted":
     // every other setting of the restricted profile holds.
     assert.deepEqual(
       restrictedViolations(pod).filter((v) => !v.includes('hostPath')),
       [
-        'container opentelemetry-collector: runAsNonRoot is not true',
-        'container opentelemetry-collector: runAsUser 0',
+        'runAsNonRoot != true: container "opentelemetry-collector" must not set securityContext.runAsNonRoot=false',
+        'runAsUser=0: container "opentelemetry-collector" must not set runAsUser=0',
       ],
     );
     const context = releaseValue(agent, 'securityContext') as Yaml;

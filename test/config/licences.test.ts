@@ -70,7 +70,8 @@ describe('licences', () => {
   it('install-tools.sh builds only permissively licensed tools', () => {
     const script = readFileSync(join(repoRoot, 'scripts', 'install-tools.sh'), 'utf8');
     const tools = /^all_tools=\((.*)\)$/m.exec(script)?.[1]?.split(/\s+/);
-    // All Apache-2.0: the collector, Prometheus, Helm, helmfile (MIT), Compose, etcd, Kubernetes, kwok.
+    // All Apache-2.0: the collector, Prometheus, Helm, helmfile (MIT), Compose, etcd, Kubernetes, kwok,
+    // the Pod Security evaluator.
     assert.deepEqual(tools, [
       'otelcol',
       'prometheus',
@@ -80,6 +81,7 @@ describe('licences', () => {
       'etcd',
       'kubernetes',
       'kwok',
+      'pod-security',
     ]);
   });
 });

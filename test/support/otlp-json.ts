@@ -40,6 +40,8 @@ export function spansOf(lines: string[]): ReceivedSpan[] {
             traceId: (s.traceId as string | undefined) ?? '',
             spanId: (s.spanId as string | undefined) ?? '',
             parentSpanId: (s.parentSpanId as string | undefined) ?? '',
+            traceState: (s.traceState as string | undefined) ?? '',
+            flags: Number(s.flags ?? 0),
             name: (s.name as string | undefined) ?? '',
             kind: Number(s.kind ?? 0),
             startTimeUnixNano: BigInt((s.startTimeUnixNano as string | undefined) ?? 0),
@@ -47,7 +49,15 @@ export function spansOf(lines: string[]): ReceivedSpan[] {
             attributes: attributes(s.attributes),
             events: list(s.events).map((e) => ({
               name: (e.name as string | undefined) ?? '',
+              timeUnixNano: BigInt((e.timeUnixNano as string | undefined) ?? 0),
               attributes: attributes(e.attributes),
+            })),
+            links: list(s.links).map((l) => ({
+              traceId: (l.traceId as string | undefined) ?? '',
+              spanId: (l.spanId as string | undefined) ?? '',
+              traceState: (l.traceState as string | undefined) ?? '',
+              attributes: attributes(l.attributes),
+              flags: Number(l.flags ?? 0),
             })),
             status: {
               code: Number(status.code ?? 0),
