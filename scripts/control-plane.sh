@@ -57,97 +57,13 @@ server="https://127.0.0.1:$api_port"
 
 kubectl() { "$bin/kubectl" --kubeconfig "$dir/kubeconfig" "$@"; }
 
-pid_of() { [[ -f "$dir/run/$1.pid" ]] && cat "$dir/run/$1.pid"; }
-running() {
-  local pid
-  pid=$(pid_of "$1") || return 1
-  kill -0 "$pid" 2>/dev/null
-}
-
-# Polls COMMAND until it succeeds; gives up with the last lines of the named program's log when that
-# program has exited (a wrong flag, a port in use), or after a very long while (a hung start).
-wait_for() { # wait_for WHAT PROGRAM COMMAND...
-  local what=$1 program=$2
-  shift 2
-  local i
-  for ((i = 0; i < 1200; i++)); do
-    "$@" >/dev/null 2>&1 && return 0
-    if ! running "$program"; then
-      tail -n 30 "$dir/logs/$program.log" >&2 || true
-      die "$program exited while waiting for $what (log: $dir/logs/$program.log)"
-    fi
-    sleep 0.5
-  done
-  die "gave up waiting for $what (logs: $dir/logs)"
-}
-
-# --- certificates ------------------------------------------------------------------------------------
-# A CA of its own, the API server's serving certificate, and one client certificate per identity. The
-# subjects are the ones the API server's bootstrap RBAC roles are bound to.
-certificates() {
-  local pki="$dir/pki"
-  mkdir -p "$pki"
-  (
-    cd "$pki"
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \
-      -subj "/CN=nos-control-plane-ca" 2>/dev/null
-    # Service-account tokens: signed by the API server, verified with the public key.
-    openssl genrsa -out sa.key 2048 2>/dev/null
-    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
-    sign() { # sign NAME SUBJECT EXTENSIONS
-      openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null
-      printf '%s\n' "$3" >"$1.ext"
-      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -out "$1.crt" -days 2 \
-        -extfile "$1.ext" 2>/dev/null
-      rm -f "$1.csr" "$1.ext"
-    }
-    # The Service IP of `kubernetes` (first address of --service-cluster-ip-range) and its DNS names.
-    sign apiserver "/CN=kube-apiserver" "keyUsage=digitalSignature,keyEncipherment
-extendedKeyUsage=serverAuth
-subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
-    local client="keyUsage=digitalSignature,keyEncipherment
-extendedKeyUsage=clientAuth"
-    sign admin "/O=system:masters/CN=nos-admin" "$client"
-    sign controller-manager "/CN=system:kube-controller-manager" "$client"
-    sign scheduler "/CN=system:kube-scheduler" "$client"
-    # kwok updates the Node's and the pods' status, as the node's kubelet would (system:nodes rights are
-    # checked by the Node authorizer only for a kubelet's own node, so it gets the admin's group).
-    sign kwok "/O=system:masters/CN=nos-kwok" "$client"
-    # apiserver -> (nothing): no kubelet to reach, no aggregated API.
-  )
-}
-
-kubeconfig() { # kubeconfig IDENTITY FILE
-  cat >"$2" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-  - name: $context
-    cluster:
-      server: $server
-      certificate-authority: $dir/pki/ca.crt
-users:
-  - name: $1
-    user:
-      client-certificate: $dir/pki/$1.crt
-      client-key: $dir/pki/$1.key
-contexts:
-  - name: $context
-    context:
-      cluster: $context
-      user: $1
-current-context: $context
-EOF
-}
-
-launch() { # launch NAME COMMAND...: in its own session, its pid in run/NAME.pid
-  local name=$1
-  shift
-  setsid "$@" >"$dir/logs/$name.log" 2>&1 </dev/null &
-  printf '%s\n' "$!" >"$dir/run/$name.pid"
-}
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+here="$(dirname "${BASH_SOURCE[0]}")"
+# shellcheck source=lib/control-plane-processes.sh
+source "$here/lib/control-plane-processes.sh"
+# shellcheck source=lib/control-plane-pki.sh
+source "$here/lib/control-plane-pki.sh"
+# shellcheck source=lib/control-plane-node.sh
+source "$here/lib/control-plane-node.sh"
 
 start() {
   local p missing=()
@@ -225,24 +141,7 @@ start() {
     --manage-single-node "$node_name" --node-ip 127.0.0.1 --cidr 10.244.0.0/16 \
     --node-lease-duration-seconds 40 --server-address "127.0.0.1:$kwok_port"
 
-  # The Node a kubelet would register: kind's node name, labels and allocatable of a laptop-sized node.
-  kubectl apply -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Node
-metadata:
-  name: $node_name
-  labels:
-    kubernetes.io/hostname: $node_name
-    kubernetes.io/os: linux
-    kubernetes.io/arch: amd64
-    node-role.kubernetes.io/control-plane: ''
-  annotations:
-    kwok.x-k8s.io/node: fake
-    node.alpha.kubernetes.io/ttl: '0'
-status:
-  allocatable: { cpu: '4', memory: 8Gi, pods: '110', ephemeral-storage: 50Gi }
-  capacity: { cpu: '4', memory: 8Gi, pods: '110', ephemeral-storage: 50Gi }
-EOF
+  register_node
   wait_for "node $node_name to be Ready" kwok kubectl wait --for=condition=Ready "node/$node_name" --timeout=1s
   wait_for "the not-ready taint to be lifted" kube-controller-manager node_schedulable
   wait_for "the Node's Lease" kwok kubectl -n kube-node-lease get lease "$node_name"
@@ -251,37 +150,6 @@ EOF
   trap - EXIT
   log "ready: KUBECONFIG=$dir/kubeconfig (context $context)"
   printf '%s\n' "$dir/kubeconfig"
-}
-
-node_schedulable() {
-  local taints
-  taints=$(kubectl get node "$node_name" -o jsonpath='{.spec.taints[*].key}')
-  [[ "$taints" != *node.kubernetes.io/not-ready* ]]
-}
-
-# stop_group PROGRAM...: SIGTERM to all of them at once, SIGKILL to any still there after 10 s.
-stop_group() {
-  local p pid pids=() n
-  for p in "$@"; do
-    if running "$p"; then
-      pid=$(pid_of "$p")
-      kill -TERM "$pid" 2>/dev/null || true
-      pids+=("$pid")
-      stopped+=("$p")
-    fi
-    rm -f "$dir/run/$p.pid"
-  done
-  for ((n = 0; n < 40; n++)); do
-    any_alive ${pids[@]+"${pids[@]}"} || break
-    sleep 0.25
-  done
-  for pid in ${pids[@]+"${pids[@]}"}; do kill -KILL "$pid" 2>/dev/null || true; done
-}
-
-any_alive() { # any_alive PID...
-  local pid
-  for pid in "$@"; do kill -0 "$pid" 2>/dev/null && return 0; done
-  return 1
 }
 
 stop() {
