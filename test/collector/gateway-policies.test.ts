@@ -120,6 +120,7 @@ async function setFaults(faults: { errorRate?: number }): Promise<void> {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(faults),
+    signal: AbortSignal.timeout(10_000),
   });
   assert.equal(response.status, 200);
 }
@@ -234,7 +235,11 @@ describe("the collectors' own metrics through a Prometheus outage", () => {
     const downAt = Date.now();
     receiver.httpStatus = () => 503;
     await sleep(SELF_METRICS_INTERVAL_MS);
-    const pulled = await (await fetch(`http://127.0.0.1:${ports.agentMetrics}/metrics`)).text();
+    const pulled = await (
+      await fetch(`http://127.0.0.1:${ports.agentMetrics}/metrics`, {
+        signal: AbortSignal.timeout(10_000),
+      })
+    ).text();
     assert.match(pulled, /^otelcol_exporter_queue_size\{/m, "the agent's queue size on :8888");
     await sleep(2 * SELF_METRICS_INTERVAL_MS);
     receiver.httpStatus = () => 200;
