@@ -17,11 +17,15 @@ export interface Result {
   stderr: string;
 }
 
-/** Runs a command to its end (never throws for a non-zero exit); `input` goes to its stdin. */
+/**
+ * Runs a command to its end (never throws for a non-zero exit); `input` goes to its stdin. A command
+ * still running after `timeoutMs` is killed and reported as failed: a safety net against a hung
+ * test, as in `until`, not a time bound on the behaviour.
+ */
 export function exec(
   command: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; timeoutMs?: number } = {},
 ): Promise<Result> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
@@ -33,10 +37,19 @@ export function exec(
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code, signal) =>
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }),
-    );
+    const timeoutMs = options.timeoutMs ?? 600_000;
+    const timer = setTimeout(() => {
+      stderr += `\n${command} killed: still running after ${timeoutMs} ms`;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
     child.stdin.end(options.input ?? '');
   });
 }

@@ -7,7 +7,17 @@
 // resolver finds one address per running gateway, so two of them are two replicas.
 //
 // Every container, network and volume is named with the `nos-topo-` prefix; down() removes them all.
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { poll, PrometheusApi } from './backend-api.ts';
@@ -343,20 +353,47 @@ export class Topology {
 
   /** Every span the Tempo stand-in received so far. */
   spans(): ReceivedSpan[] {
-    return spansOf(this.records('tempo-traces.jsonl'));
+    return this.records('tempo-traces.jsonl', this.spansRead, spansOf);
   }
 
   /** Every log record the Loki stand-in received so far. */
   logs(): ReceivedLog[] {
-    return logsOf(this.records('loki-logs.jsonl'));
+    return this.records('loki-logs.jsonl', this.logsRead, logsOf);
   }
 
-  private records(file: string): string[] {
+  // The stand-ins only append, and their files grow to hundreds of megabytes over the scenarios:
+  // each call parses only the complete lines written since the last one (a line being written is
+  // left for the next call).
+  private readonly spansRead = { offset: 0, items: [] as ReceivedSpan[] };
+  private readonly logsRead = { offset: 0, items: [] as ReceivedLog[] };
+
+  private records<T>(
+    file: string,
+    read: { offset: number; items: T[] },
+    parse: (lines: string[]) => T[],
+  ): T[] {
+    let fd: number;
     try {
-      return readFileSync(join(this.recordsDir, file), 'utf8').split('\n').filter(Boolean);
+      fd = openSync(join(this.recordsDir, file), 'r');
     } catch {
       return [];
     }
+    try {
+      const size = fstatSync(fd).size;
+      if (size > read.offset) {
+        const chunk = Buffer.alloc(size - read.offset);
+        const got = readSync(fd, chunk, 0, chunk.length, read.offset);
+        const end = chunk.subarray(0, got).lastIndexOf(0x0a);
+        if (end >= 0) {
+          const lines = chunk.subarray(0, end).toString('utf8').split('\n').filter(Boolean);
+          for (const item of parse(lines)) read.items.push(item);
+          read.offset += end + 1;
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return read.items.slice();
   }
 
   /** A container's log (stdout and stderr), for failure messages. */
