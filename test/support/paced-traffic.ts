@@ -14,7 +14,7 @@ export interface Sent {
   latencyMs: number;
 }
 
-/** user-service's table has ids 1..500 (services/user-service/src/users.ts). */
+/** user-service's table has ids 1..500 (services/user-service/src/simulated-database.ts). */
 const UNKNOWN_IDS_FROM = 1_000_000;
 
 /** Users 1..100 exist (200), ids from 1,000,000 do not (404); one request in five is unknown. */
