@@ -15,6 +15,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { parse, stringify } from 'yaml';
 import { startCollector, type CollectorProcess } from '../support/collector-process.ts';
+import { pinnedVersion } from '../support/versions.ts';
 import {
   ContainerLogWriter,
   criTime,
@@ -290,7 +291,10 @@ describe('agent pod logs', () => {
         gzipSync(`${criTime(1n)} stdout F compressed, never read\n`),
       );
       apiGateway.line('stdout', '{"level":30,"msg":"listening"}');
-      agentSelf.line('stderr', 'info service@v0.159.0/service.go:1 Everything is ready.');
+      agentSelf.line(
+        'stderr',
+        `info service@v${pinnedVersion('OTELCOL_VERSION')}/service.go:1 Everything is ready.`,
+      );
 
       await startAgent(t, root, tempDir('storage'));
       await assertDelivered(writers);
