@@ -2,9 +2,8 @@
 //
 // @opentelemetry/auto-instrumentations-node would give the same five through an allowlist, but it
 // imports all of its ~40 instrumentations and its cloud resource detectors to construct any of
-// them: measured, about 13 MiB of RSS per service and a tenth of a second of start-up for code that
-// never runs. It stays the package of the stock zero-code mode (docs/telemetry-cost.md), which is
-// what it is made for.
+// them: memory and start-up time for code that never runs (measured in docs/telemetry-cost.md). It
+// stays the package of the stock zero-code mode, which is what it is made for.
 //
 // The standard Node variables still work, to narrow the five, never to add to them:
 // OTEL_NODE_DISABLED_INSTRUMENTATIONS=runtime-node turns one off, OTEL_NODE_ENABLED_INSTRUMENTATIONS=
