@@ -24,8 +24,10 @@ import {
 } from '../support/kind-stack.ts';
 import {
   baselineViolations,
+  restrictedPod,
   restrictedViolations,
   strictestLevel,
+  type PodChange,
   type PodSpec,
 } from '../support/pod-security.ts';
 import { repoRoot } from '../support/versions.ts';
@@ -223,29 +225,8 @@ describe('Pod Security', () => {
   });
 
   it('the checker itself tells the levels apart (kubernetes.io pod-security-standards)', () => {
-    type Change = { pod?: object; container?: object; spec?: object; volume?: object };
-    // A restricted pod, with one change applied to its pod / container security context or spec.
-    const make = (change: Change = {}): PodSpec => ({
-      securityContext: {
-        runAsNonRoot: true,
-        seccompProfile: { type: 'RuntimeDefault' },
-        ...change.pod,
-      },
-      containers: [
-        {
-          name: 'app',
-          securityContext: {
-            allowPrivilegeEscalation: false,
-            capabilities: { drop: ['ALL'] },
-            ...change.container,
-          },
-        },
-      ],
-      volumes: [{ name: 'tmp', emptyDir: {} }, ...(change.volume ? [change.volume as Yaml] : [])],
-      ...change.spec,
-    });
-    assert.equal(strictestLevel(make()), 'restricted');
-    const variants: [string, Change, 'baseline' | 'privileged'][] = [
+    assert.equal(strictestLevel(restrictedPod()), 'restricted');
+    const variants: [string, PodChange, 'baseline' | 'privileged'][] = [
       ['no seccomp anywhere', { pod: { seccompProfile: undefined } }, 'baseline'],
       ['escalation allowed', { container: { allowPrivilegeEscalation: true } }, 'baseline'],
       ['root allowed', { pod: { runAsNonRoot: false } }, 'baseline'],
@@ -261,7 +242,7 @@ describe('Pod Security', () => {
       ['seccomp Unconfined', { pod: { seccompProfile: { type: 'Unconfined' } } }, 'privileged'],
     ];
     for (const [what, change, expected] of variants) {
-      const pod = make(change);
+      const pod = restrictedPod(change);
       assert.equal(strictestLevel(pod), expected, what);
       assert.ok(restrictedViolations(pod).length > 0, what);
       assert.equal(baselineViolations(pod).length === 0, expected === 'baseline', what);

@@ -12,37 +12,17 @@ import { promisify } from 'node:util';
 import {
   baselineViolations,
   evaluate,
+  restrictedPod,
   restrictedViolations,
   strictestLevel,
   type Forbidden,
+  type PodChange,
   type PodSpec,
 } from '../support/pod-security.ts';
 import { findTool, inCI, requireTool } from '../support/tools.ts';
 import { repoRoot } from '../support/versions.ts';
 
 const run = promisify(execFile);
-
-type Change = { pod?: object; container?: object; spec?: object; volume?: object };
-/** A pod that "restricted" admits, with one change to its pod or container context, spec or volumes. */
-const make = (change: Change = {}): PodSpec => ({
-  securityContext: {
-    runAsNonRoot: true,
-    seccompProfile: { type: 'RuntimeDefault' },
-    ...change.pod,
-  },
-  containers: [
-    {
-      name: 'app',
-      securityContext: {
-        allowPrivilegeEscalation: false,
-        capabilities: { drop: ['ALL'] },
-        ...change.container,
-      },
-    },
-  ],
-  volumes: [{ name: 'tmp', emptyDir: {} }, ...(change.volume ? [change.volume as never] : [])],
-  ...change.spec,
-});
 
 /** The one forbidden check of `pod` at `level` (its reason and detail). */
 function only(pod: PodSpec, level: 'baseline' | 'restricted'): Forbidden {
@@ -61,12 +41,12 @@ const missing =
 
 describe('the Pod Security evaluator', { skip: missing }, () => {
   it('admits a restricted pod at every level', () => {
-    assert.equal(strictestLevel(make()), 'restricted');
-    assert.deepEqual(restrictedViolations(make()), []);
+    assert.equal(strictestLevel(restrictedPod()), 'restricted');
+    assert.deepEqual(restrictedViolations(restrictedPod()), []);
   });
 
   it('refuses at baseline (and so at restricted) what the baseline profile forbids', () => {
-    const cases: [string, Change, Forbidden][] = [
+    const cases: [string, PodChange, Forbidden][] = [
       [
         'hostPath volume',
         { volume: { name: 'host', hostPath: { path: '/var/log' } } },
@@ -113,7 +93,7 @@ describe('the Pod Security evaluator', { skip: missing }, () => {
       ],
     ];
     for (const [what, change, expected] of cases) {
-      const pod = make(change);
+      const pod = restrictedPod(change);
       assert.deepEqual(only(pod, 'baseline'), expected, what);
       assert.equal(strictestLevel(pod), 'privileged', what);
       assert.ok(restrictedViolations(pod).length > 0, what);
@@ -121,26 +101,28 @@ describe('the Pod Security evaluator', { skip: missing }, () => {
   });
 
   it('tells a baseline capability from one that only privileged allows', () => {
-    const sysAdmin = make({ container: { capabilities: { drop: ['ALL'], add: ['SYS_ADMIN'] } } });
+    const sysAdmin = restrictedPod({
+      container: { capabilities: { drop: ['ALL'], add: ['SYS_ADMIN'] } },
+    });
     assert.deepEqual(only(sysAdmin, 'baseline'), {
       reason: 'non-default capabilities',
       detail: 'container "app" must not include "SYS_ADMIN" in securityContext.capabilities.add',
     });
     // CHOWN is in the baseline set: only restricted (NET_BIND_SERVICE alone) refuses it.
-    const chown = make({ container: { capabilities: { drop: ['ALL'], add: ['CHOWN'] } } });
+    const chown = restrictedPod({ container: { capabilities: { drop: ['ALL'], add: ['CHOWN'] } } });
     assert.deepEqual(baselineViolations(chown), []);
     assert.deepEqual(only(chown, 'restricted'), {
       reason: 'unrestricted capabilities',
       detail: 'container "app" must not include "CHOWN" in securityContext.capabilities.add',
     });
-    const netBind = make({
+    const netBind = restrictedPod({
       container: { capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] } },
     });
     assert.equal(strictestLevel(netBind), 'restricted');
   });
 
   it('refuses at restricted only what the restricted profile adds', () => {
-    const cases: [string, Change, Forbidden][] = [
+    const cases: [string, PodChange, Forbidden][] = [
       [
         'runAsNonRoot unset',
         { pod: { runAsNonRoot: undefined } },
@@ -197,7 +179,7 @@ describe('the Pod Security evaluator', { skip: missing }, () => {
       ],
     ];
     for (const [what, change, expected] of cases) {
-      const pod = make(change);
+      const pod = restrictedPod(change);
       assert.deepEqual(baselineViolations(pod), [], what);
       assert.deepEqual(only(pod, 'restricted'), expected, what);
       assert.equal(strictestLevel(pod), 'baseline', what);
@@ -207,7 +189,7 @@ describe('the Pod Security evaluator', { skip: missing }, () => {
   it('applies the policies of the version asked for (user namespaces relax root from v1.35 on)', () => {
     const userNamespace = {
       kind: 'Pod',
-      spec: make({ pod: { runAsNonRoot: undefined }, spec: { hostUsers: false } }),
+      spec: restrictedPod({ pod: { runAsNonRoot: undefined }, spec: { hostUsers: false } }),
     };
     const [latest] = evaluate([userNamespace]);
     const [v134] = evaluate([userNamespace], { version: 'v1.34' });
@@ -221,7 +203,7 @@ describe('the Pod Security evaluator', { skip: missing }, () => {
   it('reads pod templates of workloads from YAML, skips objects without one, refuses unknown fields', (t) => {
     const program = requireTool('pod-security', t);
     if (!program) return;
-    const spec = JSON.stringify(make({ spec: { hostIPC: true } }));
+    const spec = JSON.stringify(restrictedPod({ spec: { hostIPC: true } }));
     const yaml = [
       `kind: ConfigMap\nmetadata: {name: c}`,
       `kind: Deployment\nmetadata: {name: d, namespace: apps}\nspec: {template: {spec: ${spec}}}`,

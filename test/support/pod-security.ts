@@ -112,3 +112,33 @@ export function strictestLevel(pod: PodSpec): Level {
   if (levels.baseline.length === 0) return 'baseline';
   return 'privileged';
 }
+
+/** One change to a pod's or its container's security context, its spec, or one more volume. */
+export interface PodChange {
+  pod?: object;
+  container?: object;
+  spec?: object;
+  volume?: object;
+}
+
+/** A pod that "restricted" admits, with `change` applied: the tests' baseline for one violation. */
+export const restrictedPod = (change: PodChange = {}): PodSpec =>
+  ({
+    securityContext: {
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+      ...change.pod,
+    },
+    containers: [
+      {
+        name: 'app',
+        securityContext: {
+          allowPrivilegeEscalation: false,
+          capabilities: { drop: ['ALL'] },
+          ...change.container,
+        },
+      },
+    ],
+    volumes: [{ name: 'tmp', emptyDir: {} }, ...(change.volume ? [change.volume] : [])],
+    ...change.spec,
+  }) as PodSpec;
